@@ -1,0 +1,281 @@
+//! The command line: clap definitions (the one definition of every flag) and dispatch.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Profile;
+use crate::exit::Exit;
+use crate::logging::LogFormat;
+
+/// Parses a human duration such as `90s`, `5m`, `1h 30m` or `250ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. `90s`, `5m`, `1h 30m` or `250ms`")
+    })
+}
+
+fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a probability between 0 and 1")),
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clobscript",
+    version,
+    about = "Rhai playbooks for the Polymarket CLOB order API"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Exchange URL (default https://clob.polymarket.com; env CLOB_HOST).
+    #[arg(long, global = true, value_name = "URL")]
+    pub host: Option<String>,
+    /// Credentials profile in $XDG_CONFIG_HOME/clobscript/config.toml (default `default`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Diagnostics as text or JSON lines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a playbook once.
+    Run(RunArgs),
+    /// Interactive shell with the full script API.
+    Repl(ReplArgs),
+    /// Run a playbook on an interval or cron schedule, or several jobs from a TOML file.
+    Schedule(ScheduleArgs),
+    /// Keep the exchange heartbeat (dead-man's switch) alive until stopped.
+    Heartbeat(HeartbeatArgs),
+    /// Start the local CLOB simulator.
+    Sim(SimArgs),
+    /// Compile a playbook without running it: syntax errors and unknown functions.
+    Check(CheckArgs),
+    /// Print the script API reference (Markdown), generated from the registered functions.
+    Docs,
+}
+
+/// API credentials given on the command line (they beat environment and profile).
+#[derive(Debug, Args, Clone, Default)]
+pub struct CredentialArgs {
+    /// API key (env POLY_API_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// API secret (env POLY_API_SECRET); prefer the environment or a profile.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// API passphrase (env POLY_PASSPHRASE).
+    #[arg(long, value_name = "PASSPHRASE")]
+    pub passphrase: Option<String>,
+    /// Funder/signer address (env POLY_ADDRESS).
+    #[arg(long, value_name = "ADDRESS")]
+    pub address: Option<String>,
+}
+
+impl CredentialArgs {
+    /// These flags as the highest-precedence configuration source.
+    pub fn to_profile(&self, host: Option<String>) -> Profile {
+        Profile {
+            host,
+            api_key: self.api_key.clone(),
+            secret: self.secret.clone().map(crate::clob::Secret::new),
+            passphrase: self.passphrase.clone().map(crate::clob::Secret::new),
+            address: self.address.clone(),
+        }
+    }
+}
+
+/// The flags shared by `run`, `repl` and `schedule`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExecArgs {
+    /// Script parameter, typed as INT, FLOAT, BOOL or string (repeatable).
+    #[arg(long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+    /// Run against an in-process simulator with generated data (or the given fixture).
+    #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "")]
+    pub sim: Option<PathBuf>,
+    /// Record and report cancels without sending them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop (exit 4) before a cancel that would take the run past N orders.
+    #[arg(long, value_name = "N")]
+    pub max_cancels: Option<u64>,
+    /// Stop the script after this long (e.g. `30s`, `5m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Audit log file (JSON lines; default $XDG_STATE_HOME/clobscript/audit.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// The playbook (.rhai) to run.
+    pub script: PathBuf,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Print the script's final value as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReplArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The playbook (.rhai) to check.
+    pub script: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ScheduleArgs {
+    /// The playbook to schedule (not with --jobs).
+    #[arg(required_unless_present = "jobs", conflicts_with = "jobs")]
+    pub script: Option<PathBuf>,
+    /// Run every DURATION (e.g. `90s`, `5m`, `1h 30m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "cron")]
+    pub every: Option<Duration>,
+    /// Run on a standard 5-field cron expression.
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// Time zone for --cron (IANA name, e.g. `Europe/London`; default UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Delay each run by a random amount up to DURATION.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub jitter: Option<Duration>,
+    /// Stop after N runs.
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u64>,
+    /// Wait for the first scheduled time instead of running immediately.
+    #[arg(long)]
+    pub no_run_now: bool,
+    /// Stop (non-zero exit) after N consecutive failed runs.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
+    /// On SIGINT/SIGTERM, how long a run in flight may finish before it is interrupted.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub grace: Duration,
+    /// Several jobs from a TOML file.
+    #[arg(long, value_name = "FILE.toml")]
+    pub jobs: Option<PathBuf>,
+    /// Run log (JSON lines; default $XDG_STATE_HOME/clobscript/runs.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub run_log: Option<PathBuf>,
+    /// Keep the exchange heartbeat alive while the scheduler runs.
+    #[arg(long)]
+    pub heartbeat: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HeartbeatArgs {
+    /// Interval between heartbeats.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    pub interval: Duration,
+    /// Heartbeat against an in-process simulator.
+    #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "")]
+    pub sim: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Number of generated orders.
+    #[arg(long, value_name = "N", default_value_t = 3000)]
+    pub orders: usize,
+    /// Seed for generated data and injected failures.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Load exchange state from a JSON fixture instead of generating it.
+    #[arg(long, value_name = "FILE")]
+    pub fixture: Option<PathBuf>,
+    /// API key to accept (default: a demo key, printed at start).
+    #[arg(long, value_name = "K")]
+    pub api_key: Option<String>,
+    /// Secret to accept (never printed).
+    #[arg(long, value_name = "S")]
+    pub secret: Option<String>,
+    /// Passphrase to accept (never printed).
+    #[arg(long, value_name = "P")]
+    pub passphrase: Option<String>,
+    /// Address to accept.
+    #[arg(long, value_name = "A")]
+    pub address: Option<String>,
+    /// Orders per page of /data/orders and /data/trades.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub page_size: usize,
+    /// Delay every response by DURATION.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub latency: Option<Duration>,
+    /// Share of requests that fail (0..1): some before any change, some after it was applied.
+    #[arg(long, value_name = "P", value_parser = parse_probability, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Enforce per-key rate-limit buckets (429 with Retry-After).
+    #[arg(long)]
+    pub rate_limit: bool,
+    /// Dead-man's switch: cancel a key's orders this long after its last heartbeat.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub heartbeat_timeout: Duration,
+    /// Accepted clock difference for POLY_TIMESTAMP.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub auth_window: Duration,
+}
+
+/// Entry point of the binary: parse, set up logging, dispatch, and return the exit code.
+pub fn main() -> Exit {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Success
+                }
+                _ => Exit::Usage,
+            };
+        }
+    };
+    crate::logging::init(cli.global.verbose, cli.global.log_format);
+    dispatch(cli)
+}
+
+/// Runs one parsed command.
+pub fn dispatch(cli: Cli) -> Exit {
+    let global = cli.global;
+    match cli.command {
+        Command::Run(args) => crate::script::run_command(&global, args),
+        Command::Check(args) => crate::script::check_command(&args),
+        Command::Docs => crate::script::docs_command(),
+        Command::Repl(args) => crate::repl::command(&global, args),
+        Command::Schedule(args) => crate::schedule::command(&global, args),
+        Command::Heartbeat(args) => crate::schedule::heartbeat_command(&global, args),
+        Command::Sim(args) => crate::sim::command(args),
+    }
+}
