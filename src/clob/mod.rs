@@ -5,3 +5,8 @@ pub mod types;
 
 pub use auth::{Credentials, Secret, SigningKey};
 pub use types::*;
+pub mod client;
+
+pub use client::{
+    Client, ClientConfig, ClientStats, ClobError, OrderFilter, RetryPolicy, Side, TradeFilter,
+};
