@@ -174,9 +174,10 @@ pub struct ScheduleArgs {
     /// Stop (non-zero exit) after N consecutive failed runs.
     #[arg(long, value_name = "N")]
     pub max_failures: Option<u64>,
-    /// On SIGINT/SIGTERM, how long a run in flight may finish before it is interrupted.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
-    pub grace: Duration,
+    /// On SIGINT/SIGTERM, how long a run in flight may finish before it is interrupted
+    /// [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub grace: Option<Duration>,
     /// Several jobs from a TOML file.
     #[arg(long, value_name = "FILE.toml")]
     pub jobs: Option<PathBuf>,
@@ -186,6 +187,10 @@ pub struct ScheduleArgs {
     /// Keep the exchange heartbeat alive while the scheduler runs.
     #[arg(long)]
     pub heartbeat: bool,
+    /// Interval between heartbeats (advanced; the exchange cancels after ~10 s of silence)
+    /// [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, hide = true)]
+    pub heartbeat_interval: Option<Duration>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
