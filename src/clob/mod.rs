@@ -1,12 +1,15 @@
 //! The CLOB wire protocol: L2 signing, the JSON shapes, and the async client.
 
 pub mod auth;
+pub mod client;
+pub mod error;
+pub mod pagination;
+pub mod retry;
 pub mod types;
 
 pub use auth::{Credentials, Secret, SigningKey};
-pub use types::*;
-pub mod client;
-
 pub use client::{
-    Client, ClientConfig, ClientStats, ClobError, OrderFilter, RetryPolicy, Side, TradeFilter,
+    Client, ClientConfig, ClientStats, ClobError, OrderFilter, PageProgress, RetryPolicy, Side,
+    TradeFilter,
 };
+pub use types::*;

@@ -1,12 +1,43 @@
-//! The local CLOB simulator (skeleton: the public interface `--sim`, tests and benchmarks use;
-//! the server itself is being written in the simulator issue).
+//! The local CLOB simulator: an axum server over an in-memory exchange, speaking every endpoint
+//! of PROTOCOL.md with the exchange's JSON shapes, L2 authentication, cursor pagination, cancel
+//! semantics, heartbeats with the dead-man's switch, and optional rate limits, latency and
+//! injected failures. Tests, benchmarks, the REPL and `--sim` all talk to it over real HTTP.
+//!
+//! Modules: [`state`] (the exchange and its indexes), `index` (open-order pages),
+//! `generate` and `fixture` (where the state comes from), `server` and `routes` (HTTP),
+//! `auth`, `ratelimit` and `faults` (what stands in front of the handlers).
 
+mod amount;
+mod auth;
+mod faults;
+mod fixture;
+mod generate;
+mod index;
+mod ratelimit;
+mod routes;
+mod server;
+pub mod state;
+
+use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
 use crate::cli::SimArgs;
+use crate::clob::types::{OpenOrder, Trade};
 use crate::clob::{Credentials, Secret};
 use crate::exit::Exit;
+
+pub use fixture::FixtureError;
+pub use generate::{HISTORY_SECS, MARKETS, second_account};
+use server::Shared;
+pub use state::StateError;
+use state::{AccountNo, Clock, Exchange};
 
 /// The demo credentials `--sim` and a plain `clobscript sim` accept.
 pub fn demo_credentials() -> Credentials {
@@ -21,17 +52,33 @@ pub fn demo_credentials() -> Credentials {
 /// Everything that shapes a simulator run.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
+    /// Loopback port; 0 picks a free one.
     pub port: u16,
+    /// Generated orders of the primary account (every status); the second account gets a
+    /// tenth as many. Ignored with a fixture.
     pub orders: usize,
+    /// Seed of generated data and of injected failures.
     pub seed: u64,
+    /// Load the state from this JSON file instead of generating it.
     pub fixture: Option<PathBuf>,
+    /// The primary account's credentials.
     pub credentials: Credentials,
+    /// Rows per page of `/data/orders` and `/data/trades`.
     pub page_size: usize,
+    /// Delay before every response.
     pub latency: Option<Duration>,
+    /// Share of requests that fail (0..=1), see [`FaultCounts`].
     pub fail_rate: f64,
+    /// Enforce the documented per-key rate limits.
     pub rate_limit: bool,
+    /// Dead-man's switch: a key that has sent a heartbeat loses its open orders this long
+    /// after its last one.
     pub heartbeat_timeout: Duration,
+    /// Accepted distance between `POLY_TIMESTAMP` and the simulator's clock.
     pub auth_window: Duration,
+    /// Seconds added to the simulator's clock (for `/time` and the auth window), to play a
+    /// client whose own clock is skewed.
+    pub clock_offset: i64,
 }
 
 impl Default for SimConfig {
@@ -48,54 +95,384 @@ impl Default for SimConfig {
             rate_limit: false,
             heartbeat_timeout: Duration::from_secs(10),
             auth_window: Duration::from_secs(30),
+            clock_offset: 0,
         }
     }
 }
 
+/// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error("the simulator is not implemented yet")]
-    NotImplemented,
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    #[error("the exchange state is not valid: {0}")]
+    State(#[from] StateError),
+    #[error(
+        "port {port} is already in use; pick another with --port N, or --port 0 for any free port"
+    )]
+    PortInUse { port: u16 },
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
 }
 
-/// A running simulator on a loopback port.
-#[derive(Debug)]
+/// Injected failures so far (`--fail-rate`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Answered 500/503 before anything was done.
+    pub rejected: u64,
+    /// Applied, then the response was lost (500 or a dropped connection).
+    pub lost: u64,
+}
+
+/// A running simulator on a loopback port. Dropping it stops the server too.
 pub struct SimServer {
     url: String,
     credentials: Credentials,
+    accounts: Vec<Credentials>,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimServer")
+            .field("url", &self.url)
+            .field("api_key", &self.credentials.api_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How often the dead-man's switch looks for missed heartbeats.
+fn sweep_interval(timeout: Duration) -> Duration {
+    (timeout / 10).clamp(Duration::from_millis(5), Duration::from_millis(250))
 }
 
 impl SimServer {
     /// Binds 127.0.0.1:`config.port` (0 = any free port), loads or generates the state, and
     /// serves in the background on the current tokio runtime.
-    pub async fn start(_config: SimConfig) -> Result<SimServer, SimError> {
-        Err(SimError::NotImplemented)
+    pub async fn start(config: SimConfig) -> Result<SimServer, SimError> {
+        let clock = Clock {
+            offset_secs: config.clock_offset,
+        };
+        let data = match &config.fixture {
+            Some(path) => fixture::load(path, &config.credentials, clock.now())?,
+            None => {
+                let second = second_account();
+                generate::generate(&generate::Generation {
+                    orders: config.orders,
+                    seed: config.seed,
+                    now: clock.now(),
+                    second: (second.api_key != config.credentials.api_key).then_some(second),
+                    primary: config.credentials.clone(),
+                })
+            }
+        };
+        let accounts = data.accounts.clone();
+        let exchange = Exchange::new(data, clock.now_millis())?;
+        let listener = TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::AddrInUse => SimError::PortInUse { port: config.port },
+                _ => SimError::Bind {
+                    port: config.port,
+                    source,
+                },
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| SimError::Bind {
+                port: config.port,
+                source,
+            })?
+            .port();
+        let shared = Arc::new(Shared::new(
+            exchange,
+            server::Settings {
+                clock,
+                page_size: config.page_size,
+                auth_window: config.auth_window,
+                heartbeat_timeout: config.heartbeat_timeout,
+                latency: config.latency,
+                fail_rate: config.fail_rate,
+                seed: config.seed,
+                rate_limit: config.rate_limit,
+            },
+        ));
+        let stop = CancellationToken::new();
+        let app = server::router(shared.clone());
+        let serve_stop = stop.clone();
+        let server = tokio::spawn(async move {
+            let serving = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { serve_stop.cancelled().await });
+            if let Err(error) = serving.await {
+                tracing::error!(%error, "simulator stopped serving");
+            }
+        });
+        let sweeper = tokio::spawn(dead_mans_switch(shared.clone(), stop.clone()));
+        Ok(SimServer {
+            url: format!("http://127.0.0.1:{port}"),
+            credentials: accounts[0].clone(),
+            accounts,
+            shared,
+            stop,
+            tasks: vec![server, sweeper],
+        })
     }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
     }
+
     /// The credentials of the simulator's primary account.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
     }
-    /// The current status of an order (`LIVE`, `CANCELED`, …), for tests to check state.
-    pub fn order_status(&self, _id: &str) -> Option<String> {
-        None
+
+    /// The credentials of the second account (generated data always has one; a fixture may
+    /// not), whose orders the primary key must never see or cancel.
+    pub fn other_credentials(&self) -> Option<&Credentials> {
+        self.accounts.get(1)
     }
+
+    /// Every account, the primary first.
+    pub fn accounts(&self) -> &[Credentials] {
+        &self.accounts
+    }
+
+    fn account(&self, exchange: &Exchange, api_key: &str) -> Option<AccountNo> {
+        exchange.account_by_key(api_key)
+    }
+
+    /// The current status of an order (`LIVE`, `CANCELED`, …), for tests to check state.
+    pub fn order_status(&self, id: &str) -> Option<String> {
+        self.shared.exchange().order_status(id).map(str::to_owned)
+    }
+
+    /// The statuses of many orders, in the order asked.
+    pub fn order_statuses(&self, ids: &[String]) -> Vec<Option<String>> {
+        let exchange = self.shared.exchange();
+        ids.iter()
+            .map(|id| exchange.order_status(id).map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether an order is scoring right now (`None` for unknown ids).
+    pub fn is_scoring(&self, id: &str) -> Option<bool> {
+        self.shared.exchange().scoring_flag(id)
+    }
+
     /// Ids of the primary account's open orders, in listing order.
     pub fn open_order_ids(&self) -> Vec<String> {
-        Vec::new()
+        self.shared.exchange().open_order_ids(0)
     }
+
+    /// Ids of any account's open orders, in listing order (empty for unknown keys).
+    pub fn open_order_ids_of(&self, api_key: &str) -> Vec<String> {
+        let exchange = self.shared.exchange();
+        self.account(&exchange, api_key)
+            .map(|account| exchange.open_order_ids(account))
+            .unwrap_or_default()
+    }
+
+    /// Every order of an account, open or not, oldest first, as the wire shows them.
+    pub fn orders_of(&self, api_key: &str) -> Vec<OpenOrder> {
+        let exchange = self.shared.exchange();
+        self.account(&exchange, api_key)
+            .map(|account| exchange.all_orders(account))
+            .unwrap_or_default()
+    }
+
+    /// Every trade of an account, by match time.
+    pub fn trades_of(&self, api_key: &str) -> Vec<Trade> {
+        let exchange = self.shared.exchange();
+        self.account(&exchange, api_key)
+            .map(|account| exchange.all_trades(account))
+            .unwrap_or_default()
+    }
+
+    /// Every token id with a book.
+    pub fn token_ids(&self) -> Vec<String> {
+        self.shared.exchange().token_ids()
+    }
+
+    /// Whether a key's dead-man's switch is armed (it sent a heartbeat that has not expired).
+    pub fn heartbeat_armed(&self, api_key: &str) -> bool {
+        let exchange = self.shared.exchange();
+        self.account(&exchange, api_key)
+            .is_some_and(|account| exchange.accounts[account].heartbeat.is_some())
+    }
+
+    /// Orders canceled by dead-man's switches so far.
+    pub fn switch_cancels(&self) -> u64 {
+        self.shared.exchange().switch_cancels
+    }
+
     /// Requests served so far (every endpoint, including failed ones).
     pub fn requests_served(&self) -> u64 {
-        0
+        self.shared.requests.load(Ordering::Relaxed)
     }
-    /// Stops serving and waits for the server task to end.
-    pub async fn shutdown(self) {}
+
+    /// Failures injected so far by `fail_rate`.
+    pub fn faults_injected(&self) -> FaultCounts {
+        FaultCounts {
+            rejected: self.shared.faults_rejected.load(Ordering::Relaxed),
+            lost: self.shared.faults_lost.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops serving and waits for the server task to end (at most a few seconds for
+    /// requests in flight).
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        for task in std::mem::take(&mut self.tasks) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
 }
 
-pub fn command(_args: SimArgs) -> Exit {
-    eprintln!("clobscript: `sim` is not available in this build yet");
-    Exit::Usage
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Cancels every open order of a key whose heartbeats stopped.
+async fn dead_mans_switch(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(sweep_interval(shared.heartbeat_timeout));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            now = ticks.tick() => {
+                let now_ms = shared.clock.now_millis();
+                shared.exchange().fire_expired_switches(now, now_ms);
+            }
+        }
+    }
+}
+
+/// The configuration of `clobscript sim` flags; credential flags left out fall back to the
+/// demo credentials one by one.
+pub fn config_from_args(args: &SimArgs) -> SimConfig {
+    let demo = demo_credentials();
+    SimConfig {
+        port: args.port,
+        orders: args.orders,
+        seed: args.seed,
+        fixture: args.fixture.clone(),
+        credentials: Credentials {
+            api_key: args.api_key.clone().unwrap_or(demo.api_key),
+            secret: args.secret.clone().map_or(demo.secret, Secret::new),
+            passphrase: args.passphrase.clone().map_or(demo.passphrase, Secret::new),
+            address: args.address.clone().unwrap_or(demo.address),
+        },
+        page_size: args.page_size,
+        latency: args.latency,
+        fail_rate: args.fail_rate,
+        rate_limit: args.rate_limit,
+        heartbeat_timeout: args.heartbeat_timeout,
+        auth_window: args.auth_window,
+        clock_offset: 0,
+    }
+}
+
+/// The lines printed once the simulator is ready: the URL first (tools read that line), then
+/// the credentials it accepts. A secret or passphrase is shown only when it is a public demo
+/// value, never when it was given.
+fn ready_lines(server: &SimServer) -> Vec<String> {
+    let demo = [demo_credentials(), second_account()];
+    let is_demo = |value: &Secret| {
+        demo.iter()
+            .any(|d| &d.secret == value || &d.passphrase == value)
+    };
+    let shown = |value: &Secret| {
+        if is_demo(value) {
+            value.expose().to_owned()
+        } else {
+            "(as given)".to_owned()
+        }
+    };
+    let mut lines = vec![format!("clobscript sim listening on {}", server.url())];
+    for (n, account) in server.accounts().iter().enumerate() {
+        let role = if n == 0 { "primary" } else { "other" };
+        lines.push(format!(
+            "  {role} account: POLY_API_KEY={} POLY_ADDRESS={} POLY_PASSPHRASE={} POLY_API_SECRET={}",
+            account.api_key,
+            account.address,
+            shown(&account.passphrase),
+            shown(&account.secret),
+        ));
+    }
+    lines
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `clobscript sim`: serves until SIGINT/SIGTERM, then stops cleanly (exit 0). A bad fixture or
+/// a busy port is a usage error (exit 2).
+pub fn command(args: SimArgs) -> Exit {
+    let config = config_from_args(&args);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("clobscript sim: cannot start the async runtime: {error}");
+            return Exit::Api;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match SimServer::start(config).await {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("clobscript sim: {error}");
+                return Exit::Usage;
+            }
+        };
+        if let Some(given) = &args.api_key
+            && server.accounts().iter().all(|a| &a.api_key != given)
+        {
+            eprintln!(
+                "clobscript sim: warning: the fixture lists its own accounts, so --api-key {given} is not accepted"
+            );
+        }
+        let mut stdout = std::io::stdout().lock();
+        for line in ready_lines(&server) {
+            let _ = writeln!(stdout, "{line}");
+        }
+        let _ = stdout.flush();
+        drop(stdout);
+        wait_for_stop_signal().await;
+        server.shutdown().await;
+        Exit::Success
+    })
 }

@@ -1,0 +1,118 @@
+//! Cursor bookkeeping for the paginated listings (`/data/orders`, `/data/trades`).
+//!
+//! The first request sends `MA==`; the last page answers `LTE=`. Any other cursor is passed back
+//! verbatim. A server that hands back a cursor it already gave, or that never stops, is an
+//! error: a listing that silently loops or stops early is exactly the bug users hit.
+
+use std::collections::HashSet;
+
+use super::types::{END_CURSOR, INITIAL_CURSOR};
+
+/// More pages than any real account has (5 million orders at the production page size).
+pub const MAX_PAGES: usize = 10_000;
+
+/// Progress of a paginated listing, reported after every page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageProgress {
+    /// Pages fetched so far.
+    pub pages: usize,
+    /// Items received so far.
+    pub items: usize,
+}
+
+/// What to do after a page.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Fetch the page at this cursor.
+    Fetch(String),
+    /// The listing is complete.
+    Done,
+}
+
+/// Tracks the cursors of one listing.
+#[derive(Debug)]
+pub(crate) struct Cursors {
+    seen: HashSet<String>,
+    current: String,
+    pages: usize,
+}
+
+impl Cursors {
+    pub(crate) fn new() -> Self {
+        Self {
+            seen: HashSet::from([INITIAL_CURSOR.to_owned()]),
+            current: INITIAL_CURSOR.to_owned(),
+            pages: 0,
+        }
+    }
+
+    /// The cursor of the page to fetch now.
+    pub(crate) fn current(&self) -> &str {
+        &self.current
+    }
+
+    /// Records a received page's `next_cursor` and says what comes next, or why the listing
+    /// cannot go on.
+    pub(crate) fn advance(&mut self, next_cursor: &str) -> Result<Next, String> {
+        self.pages += 1;
+        let next = next_cursor.trim();
+        // An empty cursor cannot be followed (sending none restarts at the first page), so it
+        // ends the listing like `LTE=` does.
+        if next.is_empty() || next == END_CURSOR {
+            return Ok(Next::Done);
+        }
+        if !self.seen.insert(next.to_owned()) {
+            return Err(format!(
+                "page {} returned cursor {next:?} again after it was already followed",
+                self.pages
+            ));
+        }
+        if self.pages >= MAX_PAGES {
+            return Err(format!("more than {MAX_PAGES} pages"));
+        }
+        self.current = next.to_owned();
+        Ok(Next::Fetch(self.current.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clob::types::encode_cursor;
+
+    #[test]
+    fn follows_new_cursors_until_the_end_cursor() {
+        let mut c = Cursors::new();
+        assert_eq!(c.current(), "MA==");
+        assert_eq!(c.advance("NTAw"), Ok(Next::Fetch("NTAw".into())));
+        assert_eq!(c.current(), "NTAw");
+        assert_eq!(c.advance("LTE="), Ok(Next::Done));
+    }
+
+    #[test]
+    fn empty_cursor_ends_the_listing() {
+        assert_eq!(Cursors::new().advance(""), Ok(Next::Done));
+    }
+
+    #[test]
+    fn a_repeated_cursor_is_an_error() {
+        let mut c = Cursors::new();
+        assert!(c.advance("NTAw").is_ok());
+        assert!(c.advance("MTAwMA==").is_ok());
+        assert!(c.advance("NTAw").unwrap_err().contains("again"));
+        assert!(Cursors::new().advance("MA==").is_err());
+    }
+
+    #[test]
+    fn a_listing_that_never_ends_is_an_error() {
+        let mut c = Cursors::new();
+        let mut outcome = Ok(Next::Done);
+        for offset in 1..=MAX_PAGES as i64 + 1 {
+            outcome = c.advance(&encode_cursor(offset));
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert!(outcome.unwrap_err().contains("pages"));
+    }
+}

@@ -1,0 +1,169 @@
+//! What every request handler shares, the exchange's error replies, and the router that wires
+//! endpoints, authentication, rate limits and injected faults together.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+
+use super::faults::FaultInjector;
+use super::ratelimit::RateLimiter;
+use super::state::{AccountNo, Clock, Exchange};
+use super::{auth, faults, ratelimit, routes};
+use crate::clob::types::{ErrorBody, messages};
+
+/// The authenticated caller of a private endpoint, set by the L2 middleware.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller(pub AccountNo);
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct Shared {
+    exchange: Mutex<Exchange>,
+    pub clock: Clock,
+    pub page_size: usize,
+    pub auth_window: Duration,
+    pub heartbeat_timeout: Duration,
+    pub latency: Option<Duration>,
+    pub faults: Option<Mutex<FaultInjector>>,
+    pub limiter: Option<Mutex<RateLimiter>>,
+    pub requests: AtomicU64,
+    /// Requests answered with an injected 500/503 before anything happened.
+    pub faults_rejected: AtomicU64,
+    /// Requests whose change was applied but whose response was lost.
+    pub faults_lost: AtomicU64,
+}
+
+/// Locks a mutex, recovering the data if a previous holder panicked: the exchange's updates
+/// are single steps, so the state stays consistent.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The settings [`Shared`] is built from (a subset of the public config).
+#[derive(Debug)]
+pub struct Settings {
+    pub clock: Clock,
+    pub page_size: usize,
+    pub auth_window: Duration,
+    pub heartbeat_timeout: Duration,
+    pub latency: Option<Duration>,
+    pub fail_rate: f64,
+    pub seed: u64,
+    pub rate_limit: bool,
+}
+
+impl Shared {
+    pub fn new(exchange: Exchange, settings: Settings) -> Shared {
+        Shared {
+            exchange: Mutex::new(exchange),
+            clock: settings.clock,
+            page_size: settings.page_size.max(1),
+            auth_window: settings.auth_window,
+            heartbeat_timeout: settings.heartbeat_timeout,
+            latency: settings.latency.filter(|d| !d.is_zero()),
+            faults: (settings.fail_rate > 0.0)
+                .then(|| Mutex::new(FaultInjector::new(settings.seed, settings.fail_rate))),
+            limiter: settings
+                .rate_limit
+                .then(|| Mutex::new(RateLimiter::default())),
+            requests: AtomicU64::new(0),
+            faults_rejected: AtomicU64::new(0),
+            faults_lost: AtomicU64::new(0),
+        }
+    }
+
+    pub fn exchange(&self) -> MutexGuard<'_, Exchange> {
+        lock(&self.exchange)
+    }
+}
+
+/// An error answered as the exchange does: a status and `{"error": "<message>"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, messages::UNAUTHORIZED)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no endpoint {method} {}", uri.path()),
+    )
+}
+
+/// Every endpoint of PROTOCOL.md. Layers run outside-in: faults and latency first (they apply
+/// to every request), then L2 authentication and rate limits on the private endpoints.
+pub fn router(shared: Arc<Shared>) -> Router {
+    let private = Router::new()
+        .route("/order", delete(routes::cancel_order))
+        .route("/orders", delete(routes::cancel_orders))
+        .route("/cancel-all", delete(routes::cancel_all))
+        .route(
+            "/cancel-market-orders",
+            delete(routes::cancel_market_orders),
+        )
+        .route("/data/order/{id}", get(routes::order))
+        .route("/order/{id}", get(routes::order))
+        .route("/data/orders", get(routes::open_orders))
+        .route("/data/trades", get(routes::trades))
+        .route("/trades", get(routes::trades))
+        .route("/order-scoring", get(routes::order_scoring))
+        .route("/orders-scoring", post(routes::orders_scoring))
+        .route("/v1/heartbeats", post(routes::heartbeat))
+        .route("/heartbeats", post(routes::heartbeat))
+        .route_layer(from_fn_with_state(shared.clone(), ratelimit::limit_private))
+        .route_layer(from_fn_with_state(shared.clone(), auth::require_l2));
+    let public = Router::new()
+        .route("/", get(routes::ok))
+        .route("/ok", get(routes::ok))
+        .route("/time", get(routes::time))
+        .route("/book", get(routes::book))
+        .route("/midpoint", get(routes::midpoint))
+        .route("/price", get(routes::price))
+        .route("/spread", get(routes::spread))
+        .route("/tick-size", get(routes::tick_size))
+        .route_layer(from_fn_with_state(shared.clone(), ratelimit::limit_public));
+    private
+        .merge(public)
+        .fallback(not_found)
+        .layer(from_fn_with_state(shared.clone(), faults::inject))
+        .with_state(shared)
+}
