@@ -12,4 +12,5 @@ pub mod logging;
 pub mod repl;
 pub mod schedule;
 pub mod script;
+pub mod session;
 pub mod sim;

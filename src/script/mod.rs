@@ -1,19 +1,65 @@
-//! The Rhai host (in progress).
+//! The Rhai host: the CLOB API for playbooks, the `run` / `check` / `docs` commands, and the
+//! pieces the REPL and the scheduler build on.
+//!
+//! # For `run` and the scheduler
+//!
+//! [`run_once`] runs one script on a connected [`Session`](crate::session::Session) and returns
+//! a [`RunOutcome`]: exit code, error, final value as JSON, requests/retries/cancel counts and
+//! duration. [`prepare`] + [`PreparedRun::execute`] split the same thing in two, so everything
+//! that can fail without an exchange (bad `--arg`, unreadable or uncompilable script, unknown
+//! functions, unwritable audit log) is reported before connecting.
+//!
+//! # For the REPL
+//!
+//! A [`Host`] is one engine plus shared state (exchange connection, dry-run flag, cancel guard,
+//! audit log, counters). Typical use:
+//!
+//! ```no_run
+//! # use clobscript::script::{Host, HostOptions, SourceText};
+//! # fn demo(session: &clobscript::session::Session) -> Result<(), Box<dyn std::error::Error>> {
+//! let host = Host::new(HostOptions::default())?;
+//! host.connect(session.backend());
+//! let mut scope = host.new_scope(); // keep it: variables survive between lines
+//! let script = host.compile_source(SourceText::new("<repl>", "open_orders().len()", None))?;
+//! let stop = host.interrupt_handle(); // give this to the Ctrl-C handler
+//! let value = host.eval(&script, &mut scope)?;
+//! host.clear_interrupt(); // before the next line, in case it was stopped
+//! # Ok(()) }
+//! ```
+//!
+//! `fn` definitions live in the AST: to keep them across lines, merge each new line's AST into
+//! the previous one ([`Script::ast_mut`], `rhai::AST::combine`). [`Host::functions`] and
+//! [`Host::api_areas`] list the API with its help text (the same metadata `docs` prints);
+//! [`Host::summary`] reports requests and cancels; [`Host::set_dry_run`] switches dry run.
+//!
+//! # Errors and exit codes
+//!
+//! [`ScriptError`] carries the rendered message (file:line:col, the source line, a caret, a
+//! hint) and the exit code: 1 run-time failure or `throw` (and `--timeout`), 2 bad script or
+//! parameters, 3 exchange failure (the client's typed error decides), 4 a safety guard, 130
+//! interrupted.
 
-use crate::cli::{CheckArgs, GlobalArgs, RunArgs};
-use crate::exit::Exit;
+mod api;
+mod args;
+mod check;
+mod convert;
+mod docs;
+mod engine;
+mod errors;
+mod interrupt;
+mod output;
+mod resolver;
+mod run;
+mod safety;
+mod time;
 
-pub fn run_command(_global: &GlobalArgs, _args: RunArgs) -> Exit {
-    eprintln!("clobscript: `run` is not available in this build yet");
-    Exit::Usage
-}
-
-pub fn check_command(_args: &CheckArgs) -> Exit {
-    eprintln!("clobscript: `check` is not available in this build yet");
-    Exit::Usage
-}
-
-pub fn docs_command() -> Exit {
-    eprintln!("clobscript: `docs` is not available in this build yet");
-    Exit::Usage
-}
+pub use args::{ArgError, ScriptArgs};
+pub use docs::{AreaDoc, FnDoc};
+pub use engine::{Backend, Host, HostOptions, Limits, Script, SourceText, Summary};
+pub use errors::ScriptError;
+pub use interrupt::{Interrupt, StopReason};
+pub use run::{
+    PreparedRun, RunOptions, RunOutcome, check_command, docs_command, prepare, run_command,
+    run_once,
+};
+pub use safety::{AuditOpenError, AuditTarget};

@@ -1,0 +1,295 @@
+//! Wire types → plain Rhai values, and back to JSON.
+//!
+//! Maps keep the exchange's own field names. Decimal strings become FLOAT, Unix-second strings
+//! INT, ids and token ids stay strings. A field the exchange sent in an unexpected shape is kept
+//! as the string it was rather than silently turned into zero.
+//!
+//! Large listings repeat the same few market ids, token ids, owners and statuses thousands of
+//! times; [`Interner`] shares one string per distinct value so converting 100,000 orders costs
+//! little more than the maps themselves.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rhai::{Array, Dynamic, ImmutableString, Map};
+
+use crate::clob::{BookLevel, CancelResponse, MakerOrder, OpenOrder, OrderBook, Trade};
+
+/// Shares one [`ImmutableString`] per distinct value within one conversion.
+#[derive(Default)]
+pub(crate) struct Interner {
+    seen: HashSet<ImmutableString>,
+}
+
+impl Interner {
+    pub(crate) fn get(&mut self, text: &str) -> Dynamic {
+        if let Some(shared) = self.seen.get(text) {
+            return shared.clone().into();
+        }
+        let shared = ImmutableString::from(text);
+        self.seen.insert(shared.clone());
+        shared.into()
+    }
+}
+
+/// A decimal string as FLOAT; blank is 0.0; anything else unparsable stays a string.
+pub(crate) fn decimal(text: &str) -> Dynamic {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Dynamic::from_float(0.0);
+    }
+    match trimmed.parse::<rhai::FLOAT>() {
+        Ok(value) => Dynamic::from_float(value),
+        Err(_) => text.into(),
+    }
+}
+
+/// Unix seconds sent as a string, as INT; blank is 0; anything else unparsable stays a string.
+pub(crate) fn unix_seconds(text: &str) -> Dynamic {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Dynamic::from_int(0);
+    }
+    match trimmed.parse::<rhai::INT>() {
+        Ok(value) => Dynamic::from_int(value),
+        Err(_) => match trimmed.parse::<f64>() {
+            Ok(value) if value.is_finite() => Dynamic::from_int(value as rhai::INT),
+            _ => text.into(),
+        },
+    }
+}
+
+fn strings(items: Vec<String>) -> Dynamic {
+    Dynamic::from_array(items.into_iter().map(Dynamic::from).collect())
+}
+
+/// One order as a map with the exchange's field names.
+pub(crate) fn order(o: OpenOrder, strings_seen: &mut Interner) -> Map {
+    Map::from([
+        ("id".into(), o.id.into()),
+        ("status".into(), strings_seen.get(&o.status)),
+        ("owner".into(), strings_seen.get(&o.owner)),
+        ("maker_address".into(), strings_seen.get(&o.maker_address)),
+        ("market".into(), strings_seen.get(&o.market)),
+        ("asset_id".into(), strings_seen.get(&o.asset_id)),
+        ("side".into(), strings_seen.get(&o.side)),
+        ("original_size".into(), decimal(&o.original_size)),
+        ("size_matched".into(), decimal(&o.size_matched)),
+        ("price".into(), decimal(&o.price)),
+        ("outcome".into(), strings_seen.get(&o.outcome)),
+        ("order_type".into(), strings_seen.get(&o.order_type)),
+        ("expiration".into(), unix_seconds(&o.expiration)),
+        ("created_at".into(), Dynamic::from_int(o.created_at)),
+        ("associate_trades".into(), strings(o.associate_trades)),
+    ])
+}
+
+/// A listing of orders as an array of maps.
+pub(crate) fn orders(list: Vec<OpenOrder>) -> Array {
+    let mut seen = Interner::default();
+    list.into_iter()
+        .map(|o| Dynamic::from_map(order(o, &mut seen)))
+        .collect()
+}
+
+fn maker_order(m: MakerOrder, seen: &mut Interner) -> Dynamic {
+    Dynamic::from_map(Map::from([
+        ("order_id".into(), m.order_id.into()),
+        ("owner".into(), seen.get(&m.owner)),
+        ("maker_address".into(), seen.get(&m.maker_address)),
+        ("matched_amount".into(), decimal(&m.matched_amount)),
+        ("price".into(), decimal(&m.price)),
+        ("fee_rate_bps".into(), decimal(&m.fee_rate_bps)),
+        ("asset_id".into(), seen.get(&m.asset_id)),
+        ("outcome".into(), seen.get(&m.outcome)),
+        ("side".into(), seen.get(&m.side)),
+    ]))
+}
+
+/// One trade as a map with the exchange's field names.
+pub(crate) fn trade(t: Trade, seen: &mut Interner) -> Map {
+    let makers = t
+        .maker_orders
+        .into_iter()
+        .map(|m| maker_order(m, seen))
+        .collect::<Array>();
+    Map::from([
+        ("id".into(), t.id.into()),
+        ("taker_order_id".into(), t.taker_order_id.into()),
+        ("market".into(), seen.get(&t.market)),
+        ("asset_id".into(), seen.get(&t.asset_id)),
+        ("side".into(), seen.get(&t.side)),
+        ("size".into(), decimal(&t.size)),
+        ("fee_rate_bps".into(), decimal(&t.fee_rate_bps)),
+        ("price".into(), decimal(&t.price)),
+        ("status".into(), seen.get(&t.status)),
+        ("match_time".into(), unix_seconds(&t.match_time)),
+        ("last_update".into(), unix_seconds(&t.last_update)),
+        ("outcome".into(), seen.get(&t.outcome)),
+        ("owner".into(), seen.get(&t.owner)),
+        ("maker_address".into(), seen.get(&t.maker_address)),
+        ("transaction_hash".into(), t.transaction_hash.into()),
+        ("bucket_index".into(), Dynamic::from_int(t.bucket_index)),
+        ("trader_side".into(), seen.get(&t.trader_side)),
+        ("maker_orders".into(), Dynamic::from_array(makers)),
+    ])
+}
+
+/// A listing of trades as an array of maps.
+pub(crate) fn trades(list: Vec<Trade>) -> Array {
+    let mut seen = Interner::default();
+    list.into_iter()
+        .map(|t| Dynamic::from_map(trade(t, &mut seen)))
+        .collect()
+}
+
+fn levels(mut list: Vec<BookLevel>, best_is_highest: bool) -> Dynamic {
+    // The exchange sends levels best-last; scripts get them best-first, sorted by price, so
+    // `book.bids[0]` is the best bid whatever order they arrived in.
+    let price = |level: &BookLevel| level.price.trim().parse::<f64>().unwrap_or(f64::NAN);
+    list.sort_by(|a, b| {
+        let order = price(a).total_cmp(&price(b));
+        if best_is_highest {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+    Dynamic::from_array(
+        list.into_iter()
+            .map(|level| {
+                Dynamic::from_map(Map::from([
+                    ("price".into(), decimal(&level.price)),
+                    ("size".into(), decimal(&level.size)),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+/// A book as a map; bids and asks are sorted best first.
+pub(crate) fn book(b: OrderBook) -> Map {
+    Map::from([
+        ("market".into(), b.market.into()),
+        ("asset_id".into(), b.asset_id.into()),
+        ("timestamp".into(), unix_seconds(&b.timestamp)),
+        ("hash".into(), b.hash.into()),
+        ("bids".into(), levels(b.bids, true)),
+        ("asks".into(), levels(b.asks, false)),
+        ("min_order_size".into(), decimal(&b.min_order_size)),
+        ("tick_size".into(), decimal(&b.tick_size)),
+        ("neg_risk".into(), Dynamic::from_bool(b.neg_risk)),
+        ("last_trade_price".into(), decimal(&b.last_trade_price)),
+    ])
+}
+
+/// `#{canceled: [...], not_canceled: #{id: reason}}`.
+pub(crate) fn cancel_response(response: CancelResponse) -> Map {
+    let not_canceled = response
+        .not_canceled
+        .into_iter()
+        .map(|(id, reason)| (id.into(), reason.into()))
+        .collect::<Map>();
+    Map::from([
+        ("canceled".into(), strings(response.canceled)),
+        ("not_canceled".into(), Dynamic::from_map(not_canceled)),
+    ])
+}
+
+/// Scoring flags by order id.
+pub(crate) fn scoring(flags: BTreeMap<String, bool>) -> Map {
+    flags
+        .into_iter()
+        .map(|(id, scoring)| (id.into(), Dynamic::from_bool(scoring)))
+        .collect()
+}
+
+/// A script value as JSON. Values JSON cannot hold (function pointers, custom types) become
+/// their display text rather than failing the run at its very end.
+pub(crate) fn to_json(value: &Dynamic) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()))
+}
+
+/// JSON text as a script value (objects → maps, arrays → arrays, integers → INT).
+pub(crate) fn from_json(text: &str) -> Result<Dynamic, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("parse_json: not valid JSON: {e}"))?;
+    rhai::serde::to_dynamic(value).map_err(|e| format!("parse_json: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_order() -> OpenOrder {
+        serde_json::from_str(
+            r#"{"id":"0xabc","status":"LIVE","owner":"key","maker_address":"0xm","market":"0xmarket",
+                "asset_id":"123456789012345678901234567890123456789012345678901234567890123456789012345678",
+                "side":"BUY","original_size":"100","size_matched":"12.5","price":"0.45","outcome":"Yes",
+                "order_type":"GTD","expiration":"1700003600","created_at":1700000000,
+                "associate_trades":["t1"]}"#,
+        )
+        .expect("order parses")
+    }
+
+    #[test]
+    fn orders_become_maps_with_numbers_for_decimals_and_times() {
+        let list = orders(vec![sample_order(), sample_order()]);
+        let map = list[0].read_lock::<Map>().expect("a map").clone();
+        assert_eq!(map["price"].as_float(), Ok(0.45));
+        assert_eq!(map["size_matched"].as_float(), Ok(12.5));
+        assert_eq!(map["created_at"].as_int(), Ok(1_700_000_000));
+        assert_eq!(map["expiration"].as_int(), Ok(1_700_003_600));
+        assert_eq!(
+            map["asset_id"].clone().into_string().map(|s| s.len()),
+            Ok(78)
+        );
+        assert_eq!(map["id"].clone().into_string().as_deref(), Ok("0xabc"));
+        assert_eq!(map.len(), 15);
+    }
+
+    #[test]
+    fn unexpected_shapes_are_kept_as_text_not_zeroed() {
+        assert!(decimal("n/a").is_string());
+        assert_eq!(decimal("").as_float(), Ok(0.0));
+        assert_eq!(unix_seconds("0").as_int(), Ok(0));
+        assert_eq!(unix_seconds("1700000000.0").as_int(), Ok(1_700_000_000));
+    }
+
+    #[test]
+    fn book_levels_are_sorted_best_first() {
+        let level = |p: &str| BookLevel {
+            price: p.into(),
+            size: "10".into(),
+        };
+        let b = OrderBook {
+            market: "m".into(),
+            asset_id: "1".into(),
+            timestamp: "1700000000".into(),
+            hash: "h".into(),
+            bids: vec![level("0.40"), level("0.48"), level("0.45")],
+            asks: vec![level("0.60"), level("0.52"), level("0.55")],
+            min_order_size: "5".into(),
+            tick_size: "0.01".into(),
+            neg_risk: false,
+            last_trade_price: "0.5".into(),
+        };
+        let map = book(b);
+        let first_price = |side: &str| {
+            let levels = map[side].read_lock::<Array>().expect("array").clone();
+            let level = levels[0].read_lock::<Map>().expect("map").clone();
+            level["price"].as_float().expect("float")
+        };
+        assert_eq!(first_price("bids"), 0.48);
+        assert_eq!(first_price("asks"), 0.52);
+    }
+
+    #[test]
+    fn json_round_trips_plain_values() {
+        let value = from_json(r#"{"a":[1,2.5,"x",true,null]}"#).expect("parses");
+        assert_eq!(
+            to_json(&value),
+            serde_json::json!({"a":[1,2.5,"x",true,null]})
+        );
+        assert!(from_json("{").unwrap_err().contains("not valid JSON"));
+    }
+}
