@@ -36,9 +36,7 @@ impl HeartbeatSender for Client {
 
 /// The first heartbeat did not get through, so the dead-man's switch is not armed.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "the first heartbeat failed: {0}; check the credentials and --host (nothing was scheduled)"
-)]
+#[error("the first heartbeat failed: {0}; check the credentials and the exchange host")]
 pub struct HeartbeatError(pub String);
 
 /// Cadence of the heartbeat loop.

@@ -10,7 +10,8 @@
 //! - [`runlog`]: one JSON line per run;
 //! - [`runner`]: the loop that composes them, generic over what a run is;
 //! - [`heartbeat`]: the exchange's dead-man's switch kept alive;
-//! - [`jobs`]: job definitions from flags or a TOML file.
+//! - [`jobs`]: job definitions from flags or a TOML file;
+//! - [`script_job`]: a run of a playbook on the shared session.
 
 pub mod clock;
 pub mod heartbeat;
@@ -21,6 +22,7 @@ pub mod outcome;
 pub mod overlap;
 pub mod runlog;
 pub mod runner;
+pub mod script_job;
 pub mod shutdown;
 pub mod spec;
 pub mod trigger;
@@ -29,12 +31,22 @@ pub use outcome::{Outcome, RunReport};
 pub use runner::{RunJob, Runner, ScheduledJob, SchedulerEnd};
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::cli::{GlobalArgs, HeartbeatArgs, ScheduleArgs};
+use crate::clob::Client;
 use crate::exit::Exit;
-use heartbeat::HeartbeatConfig;
+use crate::script::{Backend, RunOptions};
+use crate::session::Session;
+use clock::SystemClock;
+use heartbeat::{Heartbeat, HeartbeatConfig};
 use jobs::{JobDefaults, JobDefinition, JobError, JobsFileError};
+use runlog::RunLog;
+use script_job::ScriptJob;
+use shutdown::{Shutdown, listen_for_signals};
 
 /// How long a run in flight may go on after SIGINT/SIGTERM, unless told otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
@@ -103,21 +115,162 @@ pub fn plan(args: &ScheduleArgs) -> Result<SchedulePlan, SetupError> {
     })
 }
 
-/// `clobscript schedule`.
-pub fn command(_global: &GlobalArgs, args: ScheduleArgs) -> Exit {
-    let _plan = match plan(&args) {
+fn fail(message: impl std::fmt::Display) {
+    eprintln!("clobscript: {message}");
+}
+
+/// `clobscript schedule`: checks everything, connects once, then runs the jobs until they are
+/// done, one fails too often, or a signal stops them.
+pub fn command(global: &GlobalArgs, args: ScheduleArgs) -> Exit {
+    let plan = match plan(&args) {
         Ok(plan) => plan,
         Err(e) => {
-            eprintln!("clobscript: {e}");
+            fail(e);
             return Exit::Usage;
         }
     };
-    eprintln!("clobscript: `schedule` is not available in this build yet");
-    Exit::Usage
+    let mut options = Vec::with_capacity(plan.jobs.len());
+    for job in &plan.jobs {
+        match script_job::preflight(job, &args.exec) {
+            Ok(o) => options.push(o),
+            Err(e) => {
+                fail(format_args!(
+                    "job `{}` cannot run:\n{}",
+                    job.name,
+                    e.rendered()
+                ));
+                return e.exit();
+            }
+        }
+    }
+    let log = match RunLog::open(&plan.run_log) {
+        Ok(log) => log,
+        Err(e) => {
+            fail(e);
+            return Exit::Usage;
+        }
+    };
+    let session = match Session::connect(global, &args.exec) {
+        Ok(session) => session,
+        Err(e) => {
+            fail(&e);
+            return e.exit();
+        }
+    };
+    let backend = session.backend();
+    let client = session.client().clone();
+    let (exit, abandoned) = session.block_on(serve(plan, options, backend, client, log));
+    if abandoned > 0 {
+        // A run ignored its interrupt; waiting for its thread could hang the exit.
+        tracing::warn!("{abandoned} run(s) did not stop; exiting without waiting for them");
+        std::mem::forget(session);
+    } else {
+        session.shutdown();
+    }
+    exit
 }
 
-/// `clobscript heartbeat`.
-pub fn heartbeat_command(_global: &GlobalArgs, _args: HeartbeatArgs) -> Exit {
-    eprintln!("clobscript: `heartbeat` is not available in this build yet");
-    Exit::Usage
+/// The scheduler proper, on the session's runtime. Returns the exit code and the number of
+/// runs left behind.
+async fn serve(
+    plan: SchedulePlan,
+    options: Vec<RunOptions>,
+    backend: Backend,
+    client: Client,
+    log: RunLog,
+) -> (Exit, u64) {
+    let shutdown = Shutdown::new();
+    // Before the first run or heartbeat, so a SIGTERM during either is a clean stop.
+    let signals = match listen_for_signals(shutdown.clone()) {
+        Ok(task) => task,
+        Err(e) => {
+            fail(format_args!("cannot listen for SIGINT/SIGTERM: {e}"));
+            return (Exit::Usage, 0);
+        }
+    };
+    let heartbeat_stop = CancellationToken::new();
+    let heartbeat = match plan.heartbeat {
+        Some(config) => match Heartbeat::start(client, config).await {
+            Ok(hb) => Some(tokio::spawn(hb.keep_alive(heartbeat_stop.clone()))),
+            Err(e) => {
+                fail(format_args!("{e}; no job was started"));
+                signals.abort();
+                return (Exit::Api, 0);
+            }
+        },
+        None => None,
+    };
+    let jobs = plan
+        .jobs
+        .into_iter()
+        .zip(options)
+        .map(|(job, options)| ScheduledJob {
+            name: job.name,
+            spec: job.spec,
+            limits: job.limits,
+            run: Arc::new(ScriptJob::new(options, backend.clone())),
+        })
+        .collect();
+    let runner = Runner::new(Arc::new(SystemClock), Arc::new(log), plan.grace);
+    let end = runner.run_all(jobs, shutdown).await;
+    // The heartbeat outlives the last run, so orders stay protected until the very end.
+    heartbeat_stop.cancel();
+    if let Some(task) = heartbeat {
+        let _ = task.await;
+    }
+    signals.abort();
+    match &end {
+        SchedulerEnd::Finished => tracing::info!("every job reached its max-runs; done"),
+        SchedulerEnd::Stopped => tracing::info!("stopped"),
+        SchedulerEnd::TooManyFailures { .. } => {}
+    }
+    (end.exit(), runner.abandoned_runs())
+}
+
+/// `clobscript heartbeat`: keeps the exchange heartbeat alive until SIGINT/SIGTERM (exit 0).
+pub fn heartbeat_command(global: &GlobalArgs, args: HeartbeatArgs) -> Exit {
+    if args.interval.is_zero() {
+        fail(SetupError::ZeroHeartbeatInterval);
+        return Exit::Usage;
+    }
+    if args.interval >= EXCHANGE_HEARTBEAT_WINDOW {
+        tracing::warn!(
+            "an interval of {} is not shorter than the exchange's ~10 s window: it may cancel \
+             this key's orders between heartbeats",
+            humantime::format_duration(args.interval)
+        );
+    }
+    let session = match Session::connect_with(global, args.sim.as_deref(), &args.credentials) {
+        Ok(session) => session,
+        Err(e) => {
+            fail(&e);
+            return e.exit();
+        }
+    };
+    let client = session.client().clone();
+    let config = HeartbeatConfig::every(args.interval);
+    let exit = session.block_on(async move {
+        let shutdown = Shutdown::new();
+        let signals = match listen_for_signals(shutdown.clone()) {
+            Ok(task) => task,
+            Err(e) => {
+                fail(format_args!("cannot listen for SIGINT/SIGTERM: {e}"));
+                return Exit::Usage;
+            }
+        };
+        let exit = match Heartbeat::start(client, config).await {
+            Ok(hb) => {
+                hb.keep_alive(shutdown.stop_token()).await;
+                Exit::Success
+            }
+            Err(e) => {
+                fail(e);
+                Exit::Api
+            }
+        };
+        signals.abort();
+        exit
+    });
+    session.shutdown();
+    exit
 }

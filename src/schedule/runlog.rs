@@ -176,7 +176,8 @@ impl RunLog {
     }
 }
 
-/// The same facts as a diagnostic line, at a level that matches the outcome.
+/// The same facts as a diagnostic line (fields carry the numbers, for `--log-format json`), at
+/// a level that matches the outcome.
 fn report(r: &RunRecord) {
     let run = r.run.unwrap_or(0);
     let error = r.error.as_deref().unwrap_or("");
@@ -184,18 +185,18 @@ fn report(r: &RunRecord) {
         Outcome::Ok => tracing::info!(
             job = %r.job, run, outcome = "ok", requests = r.requests, canceled = r.canceled,
             duration_ms = r.duration_ms.unwrap_or(0),
-            "run {run} of `{}` finished: {} requests, {} canceled", r.job, r.requests, r.canceled
+            "run finished"
         ),
         Outcome::Skipped => tracing::warn!(
             job = %r.job, outcome = "skipped", scheduled = %r.scheduled,
             still_running = r.still_running.unwrap_or(0),
-            "skipped the start of `{}` scheduled at {}: run {} is still going",
-            r.job, r.scheduled, r.still_running.unwrap_or(0)
+            "start skipped: the previous run is still going"
         ),
         Outcome::Error | Outcome::Timeout | Outcome::Interrupted => tracing::error!(
             job = %r.job, run, outcome = r.outcome.as_str(), exit_code = r.exit_code.unwrap_or(0),
             requests = r.requests, canceled = r.canceled,
-            "run {run} of `{}` ended with {}: {error}", r.job, r.outcome.as_str()
+            duration_ms = r.duration_ms.unwrap_or(0),
+            "run {}: {error}", r.outcome.as_str()
         ),
     }
 }

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -115,6 +116,8 @@ pub struct Runner {
     grace: Duration,
     /// How long an interrupted run may take to stop before it is abandoned.
     interrupt_wait: Duration,
+    /// Runs that ignored their interrupt and were left behind.
+    abandoned: Arc<AtomicU64>,
 }
 
 /// An interrupted script stops at its next statement; this bounds one that is stuck elsewhere.
@@ -127,7 +130,14 @@ impl Runner {
             log,
             grace,
             interrupt_wait: DEFAULT_INTERRUPT_WAIT,
+            abandoned: Arc::default(),
         }
+    }
+
+    /// How many runs ignored their interrupt and were left running: the caller should not
+    /// wait for their threads when it exits.
+    pub fn abandoned_runs(&self) -> u64 {
+        self.abandoned.load(Ordering::SeqCst)
     }
 
     /// Overrides how long an interrupted run may take to stop.
@@ -167,8 +177,9 @@ impl Runner {
                 } => {
                     if !matches!(end, SchedulerEnd::TooManyFailures { .. }) {
                         tracing::error!(
-                            job = %job, consecutive,
-                            "`{job}` failed {consecutive} times in a row: stopping the scheduler"
+                            job = %job, consecutive, exit_code = exit.code(),
+                            error = error.as_deref().unwrap_or(""),
+                            "max-failures reached: stopping the scheduler"
                         );
                         end = SchedulerEnd::TooManyFailures {
                             job,
@@ -191,7 +202,10 @@ impl Runner {
         let mut tally = RunTally::new(job.limits);
         tracing::info!(
             job = %job.name,
-            "scheduled `{}`: {}", job.name, job.spec.trigger().describe()
+            schedule = %job.spec.trigger().describe(),
+            max_runs = job.limits.max_runs(),
+            max_failures = job.limits.max_failures(),
+            "job scheduled"
         );
         loop {
             let fire = plan.current().filter(|_| tally.may_start());
@@ -220,9 +234,8 @@ impl Runner {
                         if advance.missed > 0 {
                             tracing::warn!(
                                 job = %job.name, missed = advance.missed,
-                                "`{}` missed {} scheduled start(s) (the process was paused or \
-                                 the clock jumped); they are not made up for",
-                                job.name, advance.missed
+                                "scheduled starts missed (the process was paused or the clock \
+                                 jumped); they are not made up for"
                             );
                         }
                     }
@@ -252,7 +265,7 @@ impl Runner {
             scheduled: fire.scheduled,
             started: self.clock.now(),
         };
-        tracing::debug!(job = %job.name, run = ticket.run, "starting run {} of `{}`", ticket.run, job.name);
+        tracing::debug!(job = %job.name, run = ticket.run, "run started");
         let run = Arc::clone(&job.run);
         // The slot was just seen idle, so this start cannot be refused.
         let _ = slot.try_start(ticket, move |interrupt| run.run_once(interrupt));
@@ -290,9 +303,8 @@ impl Runner {
         tracing::warn!(
             job,
             run = busy.run,
-            "waiting up to {} for run {} of `{job}` to finish",
-            humantime::format_duration(self.grace),
-            busy.run
+            grace = %humantime::format_duration(self.grace),
+            "stopping: waiting for the run in flight to finish"
         );
         tokio::select! {
             biased;
@@ -306,8 +318,7 @@ impl Runner {
         tracing::warn!(
             job,
             run = busy.run,
-            "interrupting run {} of `{job}`",
-            busy.run
+            "grace period over: interrupting the run"
         );
         slot.interrupt();
         match tokio::time::timeout(self.interrupt_wait, slot.finished()).await {
@@ -316,6 +327,7 @@ impl Runner {
             }
             Err(_) => {
                 if let Some(ticket) = slot.abandon() {
+                    self.abandoned.fetch_add(1, Ordering::SeqCst);
                     let report = RunReport::interrupted(format!(
                         "the run did not stop within {} of being interrupted and was abandoned",
                         humantime::format_duration(self.interrupt_wait)

@@ -36,6 +36,11 @@ impl Shutdown {
         self.stop.cancelled().await;
     }
 
+    /// A token cancelled when a stop is requested (for loops that take one, like heartbeats).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
     /// Resolves once runs must be interrupted without further grace.
     pub async fn interrupting(&self) {
         self.interrupt.cancelled().await;

@@ -318,6 +318,7 @@ async fn a_run_that_ignores_its_interrupt_is_abandoned() {
     assert!(error.contains("abandoned"), "{error}");
     // Stopped at 1 s, 1 s of grace, 2 s to obey the interrupt.
     assert_eq!(field(&records, "duration_ms"), [4_000]);
+    assert_eq!(runner.abandoned_runs(), 1);
 }
 
 fn runner_with_wait(grace: Duration, wait: Duration) -> (Runner, Captured) {

@@ -1,0 +1,100 @@
+//! The bridge from the runner to the script host: a [`RunJob`] that runs one playbook on the
+//! shared session, with fresh script state each time, and reports how it went.
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use super::jobs::{JobDefinition, RunSettings};
+use super::outcome::{Outcome, RunReport};
+use super::runner::{RunFuture, RunJob};
+use crate::cli::ExecArgs;
+use crate::exit::Exit;
+use crate::script::{self, Backend, Interrupt, RunOptions, RunOutcome, ScriptError, StopReason};
+
+/// The script host's options for one job's runs.
+pub fn run_options(script: PathBuf, settings: &RunSettings, exec: &ExecArgs) -> RunOptions {
+    RunOptions {
+        args: settings.args.clone(),
+        dry_run: settings.dry_run,
+        max_cancels: settings.max_cancels,
+        timeout: settings.timeout,
+        ..RunOptions::from_exec(script, exec)
+    }
+}
+
+/// Compiles a job's script and checks its parameters, so a broken job stops the scheduler
+/// before anything runs rather than failing at every tick.
+pub fn preflight(job: &JobDefinition, exec: &ExecArgs) -> Result<RunOptions, ScriptError> {
+    let options = run_options(job.script.clone(), &job.run, exec);
+    script::prepare(&options, None)?;
+    Ok(options)
+}
+
+/// One job's playbook, run on the session's exchange connection.
+#[derive(Clone, Debug)]
+pub struct ScriptJob {
+    options: RunOptions,
+    backend: Backend,
+}
+
+impl ScriptJob {
+    pub fn new(options: RunOptions, backend: Backend) -> ScriptJob {
+        ScriptJob { options, backend }
+    }
+}
+
+impl RunJob for ScriptJob {
+    fn run_once(&self, interrupt: CancellationToken) -> RunFuture {
+        let options = self.options.clone();
+        let backend = self.backend.clone();
+        Box::pin(async move {
+            let stop = Interrupt::new();
+            let relay = {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    interrupt.cancelled().await;
+                    stop.trigger(StopReason::Interrupted);
+                })
+            };
+            // Rhai is synchronous and its functions block on requests: off the runtime workers.
+            let run = tokio::task::spawn_blocking(move || {
+                let outcome = match script::prepare(&options, Some(stop.clone())) {
+                    Ok(prepared) => Ok(prepared.execute(backend)),
+                    Err(error) => Err(error),
+                };
+                (outcome, stop.reason())
+            });
+            let report = match run.await {
+                Ok((Ok(outcome), reason)) => report_of(&outcome, reason),
+                Ok((Err(error), _)) => RunReport::failed(error.exit(), error.headline()),
+                Err(e) => RunReport::failed(
+                    Exit::ScriptFailed,
+                    format!("the script's thread stopped abnormally: {e}"),
+                ),
+            };
+            relay.abort();
+            report
+        })
+    }
+}
+
+/// How the scheduler sees a script run: a timeout and an interruption are told apart from
+/// other failures by why the script was stopped.
+fn report_of(outcome: &RunOutcome, reason: Option<StopReason>) -> RunReport {
+    let summary = &outcome.summary;
+    let error = outcome.error.as_ref().map(|e| e.headline().to_owned());
+    let outcome_kind = match (outcome.exit, reason) {
+        (Exit::Success, _) => Outcome::Ok,
+        (_, Some(StopReason::Timeout(_))) => Outcome::Timeout,
+        (_, Some(StopReason::Interrupted)) => Outcome::Interrupted,
+        _ => Outcome::Error,
+    };
+    RunReport {
+        outcome: outcome_kind,
+        exit: outcome.exit,
+        requests: summary.requests,
+        canceled: summary.canceled,
+        error,
+    }
+}
