@@ -425,6 +425,53 @@ mod runs {
     }
 }
 
+mod timeouts {
+    use super::*;
+
+    #[test]
+    fn a_run_past_its_timeout_is_logged_as_timeout_and_the_schedule_goes_on() {
+        // Listing the orders takes 1 s; the run may take 200 ms.
+        let exchange = Exchange::start(clobscript::sim::SimConfig {
+            orders: 10,
+            latency: Some(Duration::from_secs(1)),
+            ..Default::default()
+        });
+        let before = exchange.open_orders();
+        let dir = playbooks(&[("sweep.rhai", "let orders = open_orders();\ncancel_all();\n")]);
+        let cmd = exchange.clobscript(
+            dir.path(),
+            &[
+                "schedule",
+                "sweep.rhai",
+                "--every",
+                "100ms",
+                "--max-runs",
+                "2",
+                "--timeout",
+                "200ms",
+                "--run-log",
+                "runs.jsonl",
+            ],
+        );
+        let done = Running::spawn(cmd, dir.path()).finish();
+        assert_eq!(done.code, Some(0), "{}", done.stderr);
+        let records = run_log(&dir.path().join("runs.jsonl"));
+        let runs = runs(&records);
+        assert_eq!(runs.len(), 2);
+        for r in runs {
+            assert_eq!(r["outcome"], "timeout");
+            assert_eq!(r["exit_code"], 1);
+            let error = r["error"].as_str().unwrap_or_default();
+            assert!(error.contains("timed out"), "{error}");
+        }
+        assert_eq!(
+            exchange.open_orders(),
+            before,
+            "no run got as far as cancel_all"
+        );
+    }
+}
+
 mod shutdown {
     use super::*;
 
@@ -442,6 +489,7 @@ mod shutdown {
     fn start_and_terminate_mid_run(
         exchange: &Exchange,
         grace: &str,
+        signal: &str,
     ) -> (Finished, PathBuf, tempfile::TempDir) {
         let dir = playbooks(&[("sweep.rhai", LIST_THEN_CANCEL_ALL)]);
         let cmd = exchange.clobscript(
@@ -462,7 +510,7 @@ mod shutdown {
         eventually("the run's first request", || {
             exchange.sim.requests_served() > 0
         });
-        running.signal("TERM");
+        running.signal(signal);
         let done = running.finish();
         let log = dir.path().join("runs.jsonl");
         (done, log, dir)
@@ -472,7 +520,7 @@ mod shutdown {
     fn sigterm_interrupts_a_run_in_flight_after_the_grace_period_and_exits_0() {
         let exchange = slow_exchange();
         let before = exchange.open_orders();
-        let (done, log, _dir) = start_and_terminate_mid_run(&exchange, "100ms");
+        let (done, log, _dir) = start_and_terminate_mid_run(&exchange, "100ms", "TERM");
         assert_eq!(done.code, Some(0), "{}", done.stderr);
         let records = run_log(&log);
         assert_eq!(records.len(), 1, "{records:?}");
@@ -487,9 +535,9 @@ mod shutdown {
     }
 
     #[test]
-    fn sigterm_lets_a_run_in_flight_finish_within_the_grace_period() {
+    fn sigint_lets_a_run_in_flight_finish_within_the_grace_period() {
         let exchange = slow_exchange();
-        let (done, log, _dir) = start_and_terminate_mid_run(&exchange, "30s");
+        let (done, log, _dir) = start_and_terminate_mid_run(&exchange, "30s", "INT");
         assert_eq!(done.code, Some(0), "{}", done.stderr);
         let records = run_log(&log);
         assert_eq!(records.len(), 1, "{records:?}");
@@ -504,11 +552,12 @@ mod shutdown {
 mod heartbeat {
     use super::*;
 
-    /// A simulator whose dead-man's switch fires after 1 s without a heartbeat.
+    /// A simulator whose dead-man's switch fires after 2 s without a heartbeat (ten times the
+    /// heartbeat interval used here).
     fn exchange_with_switch() -> Exchange {
         Exchange::start(clobscript::sim::SimConfig {
             orders: 10,
-            heartbeat_timeout: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(2),
             ..Default::default()
         })
     }
@@ -519,7 +568,8 @@ mod heartbeat {
         eventually("the first heartbeat", || {
             exchange.sim.heartbeat_armed(exchange.api_key())
         });
-        for _ in 0..5 {
+        // Longer than the switch's 2 s.
+        for _ in 0..6 {
             std::thread::sleep(Duration::from_millis(500));
             assert!(
                 process.is_running(),

@@ -85,6 +85,9 @@ pub struct Heartbeat<S> {
     stats: HeartbeatStats,
 }
 
+/// The first heartbeat may take this long (it also opens the connection).
+const FIRST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// After this many failures in a row the chain restarts without an id, in case the exchange
 /// forgot the one we hold.
 const RESTART_CHAIN_AFTER: u64 = 2;
@@ -99,7 +102,10 @@ impl<S: HeartbeatSender> Heartbeat<S> {
             consecutive_failures: 0,
             stats: HeartbeatStats::default(),
         };
-        match hb.beat().await {
+        // The first request also connects, and a slow start is no danger yet: more time.
+        let first_timeout = config.request_timeout.max(FIRST_TIMEOUT);
+        let first = tokio::time::timeout(first_timeout, hb.sender.send(None)).await;
+        match hb.settle(first.map_err(|_| first_timeout)) {
             Ok(()) => {
                 tracing::info!(
                     interval_ms = config.interval.as_millis() as u64,
@@ -124,8 +130,19 @@ impl<S: HeartbeatSender> Heartbeat<S> {
 
     /// Sends one heartbeat with the current id and updates the chain.
     async fn beat(&mut self) -> Result<(), String> {
+        let timeout = self.config.request_timeout;
         let sent = self.sender.send(self.heartbeat_id.clone());
-        let result = match tokio::time::timeout(self.config.request_timeout, sent).await {
+        let answer = tokio::time::timeout(timeout, sent).await;
+        self.settle(answer.map_err(|_| timeout))
+    }
+
+    /// Takes in one heartbeat's answer (or the time it went unanswered): the new id, the
+    /// counters, and a loud log line on failure.
+    fn settle(
+        &mut self,
+        answer: Result<Result<HeartbeatResponse, String>, Duration>,
+    ) -> Result<(), String> {
+        let result = match answer {
             Ok(Ok(reply)) => match reply.error {
                 None if !reply.heartbeat_id.is_empty() => {
                     self.heartbeat_id = Some(reply.heartbeat_id);
@@ -140,9 +157,9 @@ impl<S: HeartbeatSender> Heartbeat<S> {
                 }
             },
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!(
+            Err(waited) => Err(format!(
                 "no answer within {}",
-                humantime::format_duration(self.config.request_timeout)
+                humantime::format_duration(waited)
             )),
         };
         match &result {

@@ -220,8 +220,8 @@ async fn serve(
     }
     signals.abort();
     match &end {
-        SchedulerEnd::Finished => tracing::info!("every job reached its max-runs; done"),
-        SchedulerEnd::Stopped => tracing::info!("stopped"),
+        SchedulerEnd::Finished => tracing::info!("every job reached its max-runs: done"),
+        SchedulerEnd::Stopped => tracing::info!("scheduler stopped cleanly"),
         SchedulerEnd::TooManyFailures { .. } => {}
     }
     (end.exit(), runner.abandoned_runs())
@@ -273,4 +273,89 @@ pub fn heartbeat_command(global: &GlobalArgs, args: HeartbeatArgs) -> Exit {
     });
     session.shutdown();
     exit
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn schedule_args(argv: &[&str]) -> ScheduleArgs {
+        let cli = Cli::try_parse_from(["clobscript", "schedule"].iter().chain(argv))
+            .expect("valid command line");
+        match cli.command {
+            Command::Schedule(args) => args,
+            other => panic!("not schedule: {other:?}"),
+        }
+    }
+
+    fn jobs_dir(settings: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.rhai"), "").expect("script");
+        let text = format!("{settings}\n[jobs.a]\nscript = \"a.rhai\"\nevery = \"1m\"\n");
+        std::fs::write(dir.path().join("jobs.toml"), text).expect("jobs file");
+        dir
+    }
+
+    #[test]
+    fn without_settings_the_defaults_apply() {
+        let dir = jobs_dir("");
+        let jobs = dir.path().join("jobs.toml");
+        let plan = plan(&schedule_args(&["--jobs", jobs.to_str().expect("utf-8")])).expect("ok");
+        assert_eq!(plan.grace, DEFAULT_GRACE);
+        assert_eq!(plan.heartbeat, None);
+        assert_eq!(plan.run_log, runlog::default_path());
+    }
+
+    #[test]
+    fn jobs_file_settings_apply_and_command_line_flags_win() {
+        let dir = jobs_dir(
+            "grace = \"1m\"\nheartbeat = true\nheartbeat_interval = \"2s\"\nrun_log = \"r.jsonl\"",
+        );
+        let jobs = dir.path().join("jobs.toml");
+        let jobs = jobs.to_str().expect("utf-8");
+        let from_file = plan(&schedule_args(&["--jobs", jobs])).expect("ok");
+        assert_eq!(from_file.grace, Duration::from_secs(60));
+        assert_eq!(
+            from_file.heartbeat,
+            Some(HeartbeatConfig::every(Duration::from_secs(2)))
+        );
+        assert_eq!(from_file.run_log, dir.path().join("r.jsonl"));
+
+        let flags = plan(&schedule_args(&[
+            "--jobs",
+            jobs,
+            "--grace",
+            "5s",
+            "--heartbeat-interval",
+            "300ms",
+            "--run-log",
+            "mine.jsonl",
+        ]))
+        .expect("ok");
+        assert_eq!(flags.grace, Duration::from_secs(5));
+        assert_eq!(
+            flags.heartbeat,
+            Some(HeartbeatConfig::every(Duration::from_millis(300)))
+        );
+        assert_eq!(flags.run_log, PathBuf::from("mine.jsonl"));
+    }
+
+    #[test]
+    fn a_zero_heartbeat_interval_is_refused() {
+        let dir = jobs_dir("");
+        let script = dir.path().join("a.rhai");
+        let err = plan(&schedule_args(&[
+            script.to_str().expect("utf-8"),
+            "--every",
+            "1m",
+            "--heartbeat",
+            "--heartbeat-interval",
+            "0s",
+        ]))
+        .unwrap_err();
+        assert!(matches!(err, SetupError::ZeroHeartbeatInterval), "{err}");
+    }
 }

@@ -98,3 +98,76 @@ fn report_of(outcome: &RunOutcome, reason: Option<StopReason>) -> RunReport {
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::script::Summary;
+
+    fn outcome(exit: Exit, error: Option<&str>) -> RunOutcome {
+        RunOutcome {
+            exit,
+            error: error.map(|e| ScriptError::plain(exit, e)),
+            value: None,
+            summary: Summary {
+                requests: 7,
+                canceled: 3,
+                ..Summary::default()
+            },
+            duration: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn a_successful_run_is_ok_with_its_counts() {
+        let report = report_of(&outcome(Exit::Success, None), None);
+        assert_eq!(report, RunReport::ok(7, 3));
+    }
+
+    #[test]
+    fn the_stop_reason_tells_timeout_and_interruption_from_errors() {
+        let timed_out = report_of(
+            &outcome(Exit::ScriptFailed, Some("timed out")),
+            Some(StopReason::Timeout(Duration::from_secs(1))),
+        );
+        assert_eq!(timed_out.outcome, Outcome::Timeout);
+        let interrupted = report_of(
+            &outcome(Exit::Interrupted, Some("interrupted")),
+            Some(StopReason::Interrupted),
+        );
+        assert_eq!(interrupted.outcome, Outcome::Interrupted);
+        let guard = report_of(
+            &outcome(Exit::Guard, Some("max-cancels")),
+            Some(StopReason::Guard("max-cancels".into())),
+        );
+        assert_eq!(
+            (guard.outcome, guard.exit, guard.error.as_deref()),
+            (Outcome::Error, Exit::Guard, Some("max-cancels"))
+        );
+    }
+
+    #[test]
+    fn job_settings_override_the_shared_flags_but_keep_the_audit_log() {
+        let exec = ExecArgs {
+            args: vec!["ignored=1".into()],
+            audit: Some("audit.jsonl".into()),
+            ..ExecArgs::default()
+        };
+        let settings = RunSettings {
+            args: vec!["max_age=30m".into()],
+            dry_run: true,
+            max_cancels: Some(5),
+            timeout: Some(Duration::from_secs(9)),
+        };
+        let options = run_options("a.rhai".into(), &settings, &exec);
+        assert_eq!(options.args, ["max_age=30m"]);
+        assert!(options.dry_run);
+        assert_eq!(options.max_cancels, Some(5));
+        assert_eq!(options.timeout, Some(Duration::from_secs(9)));
+        assert!(
+            matches!(options.audit, script::AuditTarget::File(ref p) if p.ends_with("audit.jsonl"))
+        );
+    }
+}
