@@ -16,6 +16,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A fixture path for `--sim`; empty (the flag given without a value) means generated data.
+fn parse_fixture(text: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(text))
+}
+
 fn parse_probability(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
@@ -107,7 +112,7 @@ pub struct ExecArgs {
     #[arg(long = "arg", value_name = "KEY=VALUE")]
     pub args: Vec<String>,
     /// Run against an in-process simulator with generated data (or the given fixture).
-    #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "")]
+    #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "", value_parser = parse_fixture)]
     pub sim: Option<PathBuf>,
     /// Record and report cancels without sending them.
     #[arg(long)]
@@ -196,7 +201,7 @@ pub struct HeartbeatArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
     pub interval: Duration,
     /// Heartbeat against an in-process simulator.
-    #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "")]
+    #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "", value_parser = parse_fixture)]
     pub sim: Option<PathBuf>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
