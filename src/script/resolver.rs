@@ -67,15 +67,13 @@ impl ModuleResolver for ScriptFolderResolver {
             .state
             .import_root()
             .ok_or_else(|| Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos)))?;
-        let file = module_path(&root, path).map_err(|err| match err {
-            ImportError::Missing(_) => {
-                Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos))
-            }
-            refused => Box::new(EvalAltResult::ErrorInModule(
-                path.to_owned(),
-                EvalAltResult::ErrorRuntime(refused.to_string().into(), pos).into(),
-                pos,
-            )),
+        // A refused path reads as a module that is not there, with the reason attached.
+        let file = module_path(&root, path).map_err(|err| {
+            let detail = match err {
+                ImportError::Missing(_) => path.to_owned(),
+                refused => format!("{path}: {refused}"),
+            };
+            Box::new(EvalAltResult::ErrorModuleNotFound(detail, pos))
         })?;
         let wrap = |err: Box<EvalAltResult>| {
             Box::new(EvalAltResult::ErrorInModule(path.to_owned(), err, pos))

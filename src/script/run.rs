@@ -206,6 +206,47 @@ fn print_err(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
+/// Ctrl-C (and SIGTERM) stop the script; a second one quits at once. The listeners are
+/// registered before the script starts, so a signal can never hit the default handler.
+fn watch_signals(session: &Session, interrupt: Interrupt) {
+    let handle = session.handle();
+    let _entered = handle.enter();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut interrupts), Ok(mut terminates)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::warn!("cannot listen for Ctrl-C; use --timeout to bound the run");
+            return;
+        };
+        handle.spawn(async move {
+            tokio::select! {
+                _ = interrupts.recv() => {}
+                _ = terminates.recv() => {}
+            }
+            interrupt.trigger(StopReason::Interrupted);
+            print_err("interrupted: stopping the script (press Ctrl-C again to quit at once)");
+            tokio::select! {
+                _ = interrupts.recv() => {}
+                _ = terminates.recv() => {}
+            }
+            std::process::exit(Exit::Interrupted.code());
+        });
+    }
+    #[cfg(not(unix))]
+    handle.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.trigger(StopReason::Interrupted);
+            print_err("interrupted: stopping the script (press Ctrl-C again to quit at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(Exit::Interrupted.code());
+            }
+        }
+    });
+}
+
 /// `clobscript run`.
 pub fn run_command(global: &GlobalArgs, args: RunArgs) -> Exit {
     let mut options = RunOptions::from_exec(args.script.clone(), &args.exec);
@@ -225,16 +266,7 @@ pub fn run_command(global: &GlobalArgs, args: RunArgs) -> Exit {
             return error.exit();
         }
     };
-    let interrupt = prepared.host().interrupt_handle();
-    session.handle().spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.trigger(StopReason::Interrupted);
-            print_err("interrupted: stopping the script (press Ctrl-C again to quit at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(Exit::Interrupted.code());
-            }
-        }
-    });
+    watch_signals(&session, prepared.host().interrupt_handle());
     let outcome = prepared.execute(session.backend());
     if let Some(error) = &outcome.error {
         print_err(error.rendered());

@@ -1,0 +1,570 @@
+//! The playbooks in `scripts/` and the safety features, run by the real binary against a
+//! simulator started here; the exchange state is checked order by order afterwards.
+
+#[path = "script_support/mod.rs"]
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+fn playbook(name: &str) -> String {
+    format!("scripts/{name}.rhai")
+}
+
+/// Runs a playbook on the fixture and checks exactly `expected` were canceled.
+fn run_playbook(name: &str, args: &[&str], expected: &[&str]) -> (Exchange, Value) {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let mut command = exchange.clobscript();
+    command.args(["run", &playbook(name), "--json"]);
+    for arg in args {
+        command.args(["--arg", arg]);
+    }
+    let out = command.run();
+    assert_eq!(out.code, Some(0), "{name} failed:\n{}", out.stderr);
+    let value = out.json();
+    assert_only_canceled(&before, &exchange.statuses(), expected);
+    assert_eq!(ids(&value["canceled"]), sorted(expected), "{value}");
+    assert_eq!(value["not_canceled"], serde_json::json!({}));
+    (exchange, value)
+}
+
+#[test]
+fn cancel_stale_cancels_exactly_the_orders_older_than_the_cutoff() {
+    let (_, value) = run_playbook("cancel_stale", &["minutes=30"], &[OLD_A, OLD_B]);
+    assert_eq!(value["open_orders"], OPEN.len());
+}
+
+#[test]
+fn cancel_stale_with_a_market_only_touches_that_market() {
+    run_playbook(
+        "cancel_stale",
+        &["minutes=30", &format!("market={MARKET_B}")],
+        &[OLD_B],
+    );
+}
+
+#[test]
+fn cancel_stale_defaults_to_thirty_minutes() {
+    run_playbook("cancel_stale", &[], &[OLD_A, OLD_B]);
+}
+
+#[test]
+fn cancel_not_scoring_cancels_the_open_orders_reported_not_scoring() {
+    run_playbook(
+        "cancel_not_scoring",
+        &[],
+        &[OLD_B, FRESH_A, FAR_BUY, FAR_SELL, JUST_OVER, GTD_SOON],
+    );
+}
+
+#[test]
+fn cancel_not_scoring_spares_orders_younger_than_min_age() {
+    run_playbook(
+        "cancel_not_scoring",
+        &["min_age=10"],
+        &[OLD_B, FAR_BUY, FAR_SELL, GTD_SOON],
+    );
+}
+
+#[test]
+fn cancel_far_from_mid_cancels_orders_more_than_distance_from_the_midpoint() {
+    let (_, value) = run_playbook(
+        "cancel_far_from_mid",
+        &["distance=0.1"],
+        &[FAR_BUY, JUST_OVER, FAR_SELL],
+    );
+    assert_eq!(value["midpoints"][TOKEN_A_YES], 0.5);
+    assert_eq!(value["midpoints"][TOKEN_B], 0.325);
+}
+
+#[test]
+fn cancel_far_from_mid_accepts_a_whole_number_distance() {
+    // `--arg distance=1` is an int on the command line; the playbook's default makes it a float.
+    run_playbook("cancel_far_from_mid", &["distance=1"], &[]);
+}
+
+#[test]
+fn cancel_market_cancels_one_market() {
+    run_playbook(
+        "cancel_market",
+        &[&format!("market={MARKET_A}")],
+        &[OLD_A, FRESH_A, FAR_BUY, FAR_SELL, EDGE_BUY, JUST_OVER],
+    );
+}
+
+#[test]
+fn cancel_market_cancels_one_token() {
+    run_playbook(
+        "cancel_market",
+        &[&format!("token={TOKEN_A_NO}")],
+        &[FAR_SELL],
+    );
+}
+
+#[test]
+fn cancel_market_without_a_market_or_token_refuses_and_cancels_nothing() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let out = exchange
+        .clobscript()
+        .args(["run", &playbook("cancel_market")])
+        .run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("give --arg market=CONDITION_ID"),
+        "{}",
+        out.stderr
+    );
+    assert_only_canceled(&before, &exchange.statuses(), &[]);
+}
+
+#[test]
+fn cancel_expiring_cancels_gtd_orders_expiring_within_the_window() {
+    run_playbook("cancel_expiring", &["minutes=10"], &[GTD_SOON]);
+}
+
+#[test]
+fn cancel_expiring_with_a_wide_window_takes_every_gtd_order() {
+    run_playbook("cancel_expiring", &["minutes=180"], &[GTD_SOON, GTD_LATER]);
+}
+
+#[test]
+fn report_prints_open_orders_per_market_and_side_and_recent_fills_and_changes_nothing() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let out = exchange
+        .clobscript()
+        .args(["run", &playbook("report")])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_only_canceled(&before, &exchange.statuses(), &[]);
+    let row = |market: &str, side: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.contains(market) && l.contains(&format!("| {side} ")))
+            .unwrap_or_else(|| panic!("no {side} row for {market}:\n{}", out.stdout))
+            .split('|')
+            .map(|cell| cell.trim().to_owned())
+            .filter(|cell| !cell.is_empty())
+            .collect::<Vec<_>>()
+    };
+    // Market A BUY: 0.45 x 60 left + 0.2 x 100 + 0.4 x 100 + 0.39 x 100 = 126.
+    assert_eq!(row(MARKET_A, "BUY"), [MARKET_A, "BUY", "4", "360", "126"]);
+    // Market A SELL: 0.55 x 100 (yes) + 0.85 x 100 (no) = 140.
+    assert_eq!(row(MARKET_A, "SELL"), [MARKET_A, "SELL", "2", "200", "140"]);
+    // Market B BUY: 0.31 + 0.29 + 0.28, 100 each = 88.
+    assert_eq!(row(MARKET_B, "BUY"), [MARKET_B, "BUY", "3", "300", "88"]);
+    assert_eq!(row(MARKET_B, "SELL"), [MARKET_B, "SELL", "1", "100", "36"]);
+    assert!(out.stdout.contains(RECENT_TRADE), "{}", out.stdout);
+    assert!(!out.stdout.contains(OLD_TRADE), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Open orders: 10 in 4 market sides"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn every_playbook_passes_check() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let mut count = 0;
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts")).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rhai") {
+            let out = exchange.clobscript().arg("check").arg(&path).run();
+            assert_eq!(out.code, Some(0), "{}: {}", path.display(), out.stderr);
+            count += 1;
+        }
+    }
+    assert!(count >= 6, "only {count} playbooks found");
+}
+
+#[test]
+fn every_playbook_starts_with_purpose_arguments_and_an_example() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts")).expect("dir") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let header: Vec<&str> = text.lines().take_while(|l| l.starts_with("//")).collect();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(
+            header.first().is_some_and(|l| l.contains(name)),
+            "{name}: the first line names the playbook and its purpose"
+        );
+        assert!(
+            header.iter().any(|l| l.contains("Arguments")),
+            "{name}: lists its arguments"
+        );
+        assert!(
+            header
+                .iter()
+                .any(|l| l.contains(&format!("clobscript run scripts/{name}"))),
+            "{name}: shows an example command"
+        );
+    }
+}
+
+#[test]
+fn playbooks_run_on_generated_data_across_many_pages() {
+    // 3000 generated orders (every status, a second account) served 500 per page.
+    let exchange = Exchange::generated(3000);
+    let key = exchange.sim().credentials().api_key.clone();
+    let before = exchange.statuses();
+    let started = unix_now();
+    let out = exchange
+        .clobscript()
+        .args([
+            "run",
+            &playbook("cancel_stale"),
+            "--arg",
+            "minutes=600",
+            "--json",
+        ])
+        .run();
+    let finished = unix_now();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let after = exchange.statuses();
+    let mine: Vec<_> = exchange.sim().orders_of(&key);
+    let mut canceled = 0;
+    for order in &mine {
+        let was = &before[&order.id];
+        let now = &after[&order.id];
+        let age_cutoff_early = started - 600 * 60;
+        let age_cutoff_late = finished - 600 * 60;
+        if was != "LIVE" || order.created_at > age_cutoff_late {
+            assert_eq!(now, was, "{} changed", order.id);
+        } else if order.created_at < age_cutoff_early - 1 {
+            assert_eq!(now, "CANCELED", "{} is stale", order.id);
+            canceled += 1;
+        }
+    }
+    assert!(canceled > 500, "only {canceled} canceled");
+    let other = exchange
+        .sim()
+        .other_credentials()
+        .expect("second account")
+        .api_key
+        .clone();
+    for order in exchange.sim().orders_of(&other) {
+        assert_eq!(
+            after[&order.id], before[&order.id],
+            "another account's order changed"
+        );
+    }
+    assert_eq!(ids(&out.json()["canceled"]).len(), canceled);
+}
+
+#[test]
+fn the_readme_command_works_with_an_in_process_simulator() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let out = support::Clob::bare(&exchange)
+        .args([
+            "run",
+            "scripts/cancel_stale.rhai",
+            "--sim",
+            "--arg",
+            "minutes=30",
+            "--json",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let value = out.json();
+    let canceled = value["canceled"].as_array().expect("canceled").len();
+    assert!(canceled > 0, "{value}");
+    assert!(
+        out.stderr
+            .contains(&format!("{canceled} orders canceled, 0 not canceled")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn dry_run_reports_what_would_be_canceled_and_leaves_the_exchange_untouched() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let out = exchange
+        .clobscript()
+        .args(["run", &playbook("cancel_stale"), "--dry-run", "--json"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(exchange.statuses(), before);
+    let value = out.json();
+    assert_eq!(ids(&value["would_cancel"]), sorted(&[OLD_A, OLD_B]));
+    assert_eq!(ids(&value["canceled"]), Vec::<String>::new());
+    assert_eq!(value["dry_run"], true);
+    assert!(
+        out.stderr
+            .contains("dry run: 2 orders would have been canceled, no cancel was sent"),
+        "{}",
+        out.stderr
+    );
+    let audit = exchange.audit();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["phase"], "dry_run");
+    assert_eq!(ids(&audit[0]["would_cancel"]), sorted(&[OLD_A, OLD_B]));
+}
+
+#[test]
+fn dry_run_of_cancel_all_lists_every_open_order_without_sending_a_cancel() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script("all.rhai", "cancel_all()");
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .args(["--dry-run", "--json"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(exchange.statuses(), before);
+    assert_eq!(ids(&out.json()["would_cancel"]), sorted(OPEN));
+}
+
+const THREE_CALLS: &str = r#"
+cancel("0x0a01");
+cancel_orders(["0x0b01", "0x0a02"]);
+cancel_orders(["0x0b02", "0x0a03"]);
+print("not reached");
+"#;
+
+#[test]
+fn max_cancels_stops_before_the_call_that_would_pass_the_limit() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script("three.rhai", THREE_CALLS);
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .args(["--max-cancels", "3"])
+        .run();
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert_only_canceled(&before, &exchange.statuses(), &[OLD_A, OLD_B, FRESH_A]);
+    assert!(!out.stdout.contains("not reached"));
+    assert!(
+        out.stderr.contains(
+            "--max-cancels 3 stopped the run: `cancel_orders` would cancel 2 more orders after 3 \
+             were sent for cancellation (5 > 3); nothing from this call was sent"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("three.rhai:4:1"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("3 orders canceled, 0 not canceled"),
+        "{}",
+        out.stderr
+    );
+    let audit = exchange.audit();
+    let refused: Vec<&Value> = audit.iter().filter(|r| r["phase"] == "refused").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(ids(&refused[0]["ids"]), sorted(&[FRESH_B, FAR_BUY]));
+}
+
+#[test]
+fn max_cancels_cannot_be_escaped_with_try_catch() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script(
+        "sneaky.rhai",
+        r#"
+        try { cancel_orders(["0x0a01", "0x0b01"]); } catch (e) { print("caught"); }
+        cancel("0x0a02");
+        "#,
+    );
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .args(["--max-cancels", "1"])
+        .run();
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(!out.stdout.contains("caught"));
+    assert_only_canceled(&before, &exchange.statuses(), &[]);
+}
+
+#[test]
+fn max_cancels_counts_cancel_all_by_listing_first_and_sends_nothing_over_the_limit() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script("all.rhai", "cancel_all()");
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .args(["--max-cancels", "9"])
+        .run();
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`cancel_all` would cancel 10 more orders"),
+        "{}",
+        out.stderr
+    );
+    assert_only_canceled(&before, &exchange.statuses(), &[]);
+}
+
+#[test]
+fn cancel_all_within_max_cancels_cancels_exactly_the_listed_orders() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script("all.rhai", "cancel_all()");
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .args(["--max-cancels", "10", "--json"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_only_canceled(&before, &exchange.statuses(), OPEN);
+    assert_eq!(ids(&out.json()["canceled"]), sorted(OPEN));
+}
+
+#[test]
+fn cancel_all_without_a_guard_uses_the_cancel_all_endpoint() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script("all.rhai", "cancel_all()");
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_only_canceled(&before, &exchange.statuses(), OPEN);
+    let audit = exchange.audit();
+    assert_eq!(audit[0]["request"], "DELETE /cancel-all");
+}
+
+#[test]
+fn the_audit_log_records_each_request_before_sending_and_its_outcome() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let script = exchange.script(
+        "audit.rhai",
+        r#"
+        cancel("0x0a01");
+        cancel_orders(["0x0b01", "0x0a07", "0xdoesnotexist"]);
+        "#,
+    );
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let audit = exchange.audit();
+    let phases: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|r| {
+            (
+                r["phase"].as_str().expect("phase"),
+                r["request"].as_str().expect("request"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("sending", "DELETE /order"),
+            ("done", "DELETE /order"),
+            ("sending", "DELETE /orders"),
+            ("done", "DELETE /orders"),
+        ]
+    );
+    assert_eq!(ids(&audit[0]["ids"]), sorted(&[OLD_A]));
+    assert_eq!(ids(&audit[1]["canceled"]), sorted(&[OLD_A]));
+    assert_eq!(ids(&audit[3]["canceled"]), sorted(&[OLD_B]));
+    let not_canceled = audit[3]["not_canceled"].as_object().expect("map");
+    assert!(not_canceled.contains_key(CANCELED_OLD));
+    assert!(not_canceled.contains_key("0xdoesnotexist"));
+    let run = &audit[0]["run"];
+    assert!(audit.iter().all(|r| &r["run"] == run));
+    assert!(audit.iter().all(|r| r["host"] == exchange.sim().url()));
+    assert!(audit.iter().all(|r| {
+        r["script"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("audit.rhai"))
+    }));
+    assert!(
+        out.stderr.contains("2 orders canceled, 2 not canceled"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn audit_moves_to_the_file_given() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let target = exchange.work_dir().join("logs").join("mine.jsonl");
+    let out = exchange
+        .clobscript()
+        .args(["run", &playbook("cancel_stale"), "--audit"])
+        .arg(&target)
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(read_json_lines(&target).len(), 2);
+    assert!(exchange.audit().is_empty());
+}
+
+#[test]
+fn an_unwritable_audit_log_stops_the_run_before_any_request() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let out = exchange
+        .clobscript()
+        .args(["run", &playbook("cancel_stale"), "--audit"])
+        .arg(exchange.work_dir())
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot open the audit log"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(exchange.sim().requests_served(), 0);
+}
+
+#[test]
+fn json_output_is_the_final_value_and_prints_go_to_stderr() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let script = exchange.script(
+        "value.rhai",
+        r#"
+        print("hello");
+        let o = order("0x0a01");
+        #{ id: o.id, price: o.price, created_at: o.created_at, matched: o.size_matched, side: o.side }
+        "#,
+    );
+    let book = Book::fixture();
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .arg("--json")
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let value = out.json();
+    assert_eq!(value["id"], OLD_A);
+    assert_eq!(value["price"], 0.45);
+    assert_eq!(value["matched"], 40.0);
+    assert_eq!(value["side"], "BUY");
+    assert!((value["created_at"].as_i64().expect("int") - (book.now - 7200)).abs() < 60);
+    assert!(out.stderr.contains("hello"));
+}
+
+#[test]
+fn args_are_typed_and_available_as_args_and_arg() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let script = exchange.script(
+        "args.rhai",
+        r#"#{ n: ARGS.n, f: ARGS.f, b: ARGS.b, s: ARGS.s, token: arg("token", ""),
+              missing: arg("missing", 7), t: type_of(ARGS.n) }"#,
+    );
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .args([
+            "--arg", "n=30", "--arg", "f=0.5", "--arg", "b=true", "--arg", "s=hello",
+        ])
+        .args(["--arg", &format!("token={TOKEN_B}"), "--json"])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"n": 30, "f": 0.5, "b": true, "s": "hello", "token": TOKEN_B,
+                           "missing": 7, "t": "i64"})
+    );
+}
