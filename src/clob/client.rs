@@ -382,11 +382,17 @@ impl Client {
         })
     }
 
-    /// `GET /data/order/{id}`: one order.
+    /// `GET /data/order/{id}`: one order of this key; an unknown id is [`ClobError::NotFound`].
     pub async fn order(&self, id: &str) -> Result<OpenOrder, ClobError> {
         let id = required(id, "GET /data/order", "an order id")?;
         let call = Call::new(Method::GET, format!("/data/order/{}", encode_segment(id))).signed();
-        self.fetch(&call).await
+        // The exchange answers an id the key does not own with `null` rather than a 404.
+        self.fetch::<Option<OpenOrder>>(&call)
+            .await?
+            .ok_or_else(|| ClobError::NotFound {
+                endpoint: call.endpoint(),
+                message: messages::NOT_FOUND.to_owned(),
+            })
     }
 
     /// `GET /data/orders`: every open order matching the filter, all pages.
@@ -766,7 +772,8 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        Ok((server as f64 - local).round() as i64)
+        // The exchange reports whole seconds, so its true time lies in [server, server + 1).
+        Ok((server as f64 + 0.5 - local).round() as i64)
     }
 
     /// Turns a 401 into the right error: clock skew when the clock we sign with is further
