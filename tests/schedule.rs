@@ -838,6 +838,68 @@ mod deploy_examples {
             .unwrap_or_else(|| panic!("no {key}= in [{section}]"))
     }
 
+    /// Runs an example's command line for real against a simulator: the playbook path is
+    /// mapped from its deployed folder to the repository's `scripts/`, and the host and
+    /// credentials come from the simulator. Returns the stale orders before, the exchange, and
+    /// how the run went.
+    fn run_for_real(argv: &[String], deployed_folder: &str) -> (Vec<String>, Exchange, Finished) {
+        let exchange = Exchange::with_orders(200);
+        let cutoff = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+            - 30 * 60;
+        let stale = stale_orders(&exchange, cutoff);
+        assert!(
+            !stale.is_empty(),
+            "the simulator has stale orders to cancel"
+        );
+        let args: Vec<String> = argv[1..]
+            .iter()
+            .map(|a| match a.strip_prefix(deployed_folder) {
+                Some(file) => repo().join("scripts").join(file).display().to_string(),
+                None => a.clone(),
+            })
+            .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let cmd = exchange.clobscript(dir.path(), &args);
+        let done = Running::spawn(cmd, dir.path()).finish();
+        (stale, exchange, done)
+    }
+
+    fn stale_orders(exchange: &Exchange, cutoff: i64) -> Vec<String> {
+        exchange
+            .sim
+            .orders_of(exchange.api_key())
+            .into_iter()
+            .filter(|o| o.status == "LIVE" && o.created_at < cutoff)
+            .map(|o| o.id)
+            .collect()
+    }
+
+    /// The example's run did its job: exit 0, JSON log lines, every stale order canceled.
+    fn assert_stale_orders_canceled(stale: &[String], exchange: &Exchange, done: &Finished) {
+        assert_eq!(done.code, Some(0), "{}", done.stderr);
+        let json_lines = done
+            .stderr
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+            .count();
+        assert!(
+            json_lines > 0,
+            "--log-format json logs JSON lines: {}",
+            done.stderr
+        );
+        for id in stale {
+            assert_eq!(
+                exchange.sim.order_status(id).as_deref(),
+                Some("CANCELED"),
+                "{id}"
+            );
+        }
+    }
+
     /// Parses an argument vector the way the binary does.
     fn accepted(argv: &[String]) -> Cli {
         assert!(
@@ -862,6 +924,9 @@ mod deploy_examples {
             panic!("the service runs `clobscript run`: {argv:?}");
         };
         assert!(run.exec.timeout.is_some() && run.exec.max_cancels.is_some());
+
+        let (stale, exchange, done) = run_for_real(&argv, "/etc/clobscript/playbooks/");
+        assert_stale_orders_canceled(&stale, &exchange, &done);
 
         let timer = unit("systemd/clobscript-cancel-stale.timer");
         assert!(!value(&timer, "Timer", "OnCalendar").is_empty());
@@ -923,6 +988,8 @@ mod deploy_examples {
         let cli = accepted(&argv);
         assert_eq!(cli.global.log_format, LogFormat::Json);
         assert!(matches!(cli.command, Subcommand::Run(_)), "{argv:?}");
+        let (stale, exchange, done) = run_for_real(&argv, "/playbooks/");
+        assert_stale_orders_canceled(&stale, &exchange, &done);
 
         let secret_name = container["envFrom"][0]["secretRef"]["name"]
             .as_str()

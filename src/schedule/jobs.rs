@@ -16,7 +16,7 @@
 //! timeout = "1m"
 //! max_cancels = 500
 //! max_failures = 3
-//! args = { max_age = "30m" }
+//! args = { minutes = 30 }
 //! ```
 
 use std::collections::BTreeMap;
@@ -415,7 +415,7 @@ mod tests {
                 timeout = "1m"
                 max_cancels = 100
                 dry_run = true
-                args = { max_age = "30m", limit = 7, scoring = false }
+                args = { minutes = 30, market = "0xabc", scoring = false }
 
                 [jobs.nightly]
                 script = "stale.rhai"
@@ -449,8 +449,8 @@ mod tests {
             stale.run,
             RunSettings {
                 args: vec![
-                    "limit=7".into(),
-                    "max_age=30m".into(),
+                    "market=0xabc".into(),
+                    "minutes=30".into(),
                     "scoring=false".into()
                 ],
                 dry_run: true,

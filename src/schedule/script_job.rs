@@ -156,13 +156,13 @@ mod tests {
             ..ExecArgs::default()
         };
         let settings = RunSettings {
-            args: vec!["max_age=30m".into()],
+            args: vec!["minutes=30".into()],
             dry_run: true,
             max_cancels: Some(5),
             timeout: Some(Duration::from_secs(9)),
         };
         let options = run_options("a.rhai".into(), &settings, &exec);
-        assert_eq!(options.args, ["max_age=30m"]);
+        assert_eq!(options.args, ["minutes=30"]);
         assert!(options.dry_run);
         assert_eq!(options.max_cancels, Some(5));
         assert_eq!(options.timeout, Some(Duration::from_secs(9)));
