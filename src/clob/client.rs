@@ -57,7 +57,9 @@ pub struct TradeFilter {
 /// Order side for `GET /price`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
+    /// `BUY`.
     Buy,
+    /// `SELL`.
     Sell,
 }
 
@@ -717,6 +719,15 @@ impl Client {
             }),
             Err(error) => Err(error),
         };
+        let names_its_ids = call.path == "/order";
+        if attempts.ambiguous && result.is_ok() && !names_its_ids {
+            // Cancel-all and cancel-by-market answers list only what the last attempt canceled:
+            // orders canceled by an earlier attempt whose answer was lost cannot be named.
+            tracing::warn!(
+                endpoint = %call.endpoint(),
+                "an earlier attempt may have canceled orders that this result does not list"
+            );
+        }
         match result {
             Ok(answer) => Ok(settle_cancel(answer, attempts.ambiguous)),
             Err(error) if attempts.ambiguous => Err(ClobError::CancelUncertain {
