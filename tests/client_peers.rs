@@ -440,7 +440,8 @@ async fn a_listing_that_repeats_a_cursor_is_an_error_not_an_endless_loop() {
 }
 
 #[tokio::test]
-async fn tolerant_shapes_null_arrays_camel_case_and_string_numbers_are_accepted() {
+async fn tolerant_shapes_null_arrays_camel_case_string_numbers_and_lower_case_statuses_are_accepted()
+ {
     async fn cancel() -> Json<serde_json::Value> {
         Json(json!({"canceled": null, "notCanceled": {"0xa": "the order is already canceled"}}))
     }
@@ -451,14 +452,20 @@ async fn tolerant_shapes_null_arrays_camel_case_and_string_numbers_are_accepted(
         Json(json!("1700000000"))
     }
     async fn orders() -> Json<serde_json::Value> {
-        Json(json!({"data": null, "next_cursor": "LTE="}))
+        Json(
+            json!({"data": [{"id": "0x1", "status": "live", "side": "buy", "created_at": "1700000000", "associate_trades": null}], "next_cursor": "LTE="}),
+        )
+    }
+    async fn trades() -> Json<serde_json::Value> {
+        Json(json!({"data": null, "next_cursor": ""}))
     }
     let url = serve_pages(
         axum::Router::new()
             .route("/orders", axum::routing::delete(cancel))
             .route("/tick-size", axum::routing::get(tick))
             .route("/time", axum::routing::get(time))
-            .route("/data/orders", axum::routing::get(orders)),
+            .route("/data/orders", axum::routing::get(orders))
+            .route("/data/trades", axum::routing::get(trades)),
     )
     .await;
     let client = client_for(&url, 2);
@@ -467,11 +474,16 @@ async fn tolerant_shapes_null_arrays_camel_case_and_string_numbers_are_accepted(
     assert_eq!(result.not_canceled["0xa"], "the order is already canceled");
     assert_eq!(client.tick_size("1").await.expect("tick"), 0.001);
     assert_eq!(client.server_time().await.expect("time"), 1_700_000_000);
-    assert!(
-        client
-            .open_orders(&OrderFilter::default())
-            .await
-            .expect("orders")
-            .is_empty()
+    let orders = client
+        .open_orders(&OrderFilter::default())
+        .await
+        .expect("orders");
+    assert_eq!(
+        (orders[0].status.as_str(), orders[0].side.as_str()),
+        ("LIVE", "BUY")
     );
+    assert_eq!(orders[0].created_at, 1_700_000_000);
+    assert!(orders[0].associate_trades.is_empty());
+    let trades = client.trades(&Default::default()).await.expect("trades");
+    assert!(trades.is_empty());
 }
