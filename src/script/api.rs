@@ -1,6 +1,6 @@
 //! The functions scripts call. One `#[export_module]` per area; each function's doc comment is
-//! its help text (`clobscript docs`, the REPL's `:help`). The modules are registered as static
-//! modules whose functions are also global, so `cancel(id)` and `cancels::cancel(id)` both work.
+//! its help text (`clobscript docs`, the REPL's `:help`). The modules are registered as global
+//! modules, after (and so in front of) Rhai's standard library.
 //!
 //! Exchange functions reach the shared [`HostState`] through the engine's tag, block on the
 //! tokio runtime for the request (raced against the interrupt) and are marked volatile, as are

@@ -486,7 +486,7 @@ impl Host {
 
     /// The API reference by area, from the registered functions' metadata.
     pub fn api_areas(&self) -> &[AreaDoc] {
-        self.areas.get_or_init(|| docs::areas(&self.engine))
+        self.areas.get_or_init(docs::areas)
     }
 
     /// Every clobscript function overload (for `:help` and completion).
@@ -518,8 +518,10 @@ impl Host {
 fn build_engine(state: &Arc<HostState>, limits: &Limits) -> Engine {
     let mut engine = Engine::new();
     engine.set_default_tag(Dynamic::from(HostRef(state.clone())));
-    for (name, module) in api::modules() {
-        engine.register_static_module(name, module.into());
+    // Global modules registered later take precedence over the standard library (whose
+    // own `sleep` cannot be interrupted).
+    for (_, module) in api::modules() {
+        engine.register_global_module(module.into());
     }
     engine.disable_symbol("eval");
     limits.apply(&mut engine);
