@@ -505,13 +505,7 @@ impl Host {
     }
 
     fn known(&self) -> &KnownFunctions {
-        self.known.get_or_init(|| {
-            let api = self
-                .functions()
-                .map(|f| (f.name.clone(), f.signature()))
-                .collect::<Vec<_>>();
-            KnownFunctions::of(&self.engine, &api)
-        })
+        self.known.get_or_init(|| KnownFunctions::of(&self.engine))
     }
 }
 
