@@ -397,6 +397,105 @@ async fn one_signature_serves_every_page_and_the_address_matches_in_any_case() {
     server.shutdown().await;
 }
 
+/// Sends a request exactly as given: raw URL (query and all), raw body, signed over `signed`.
+async fn raw(
+    api: &Api,
+    method: Method,
+    url_path: &str,
+    body: Option<&str>,
+    signed: Option<&str>,
+) -> reqwest::Response {
+    let path = url_path.split('?').next().unwrap_or(url_path);
+    let mut request = api
+        .http
+        .request(method.clone(), format!("{}{url_path}", api.base));
+    for (name, value) in api.headers(unix_now(), &method, path, signed) {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+    }
+    request.send().await.expect("sent")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_clients_request_shapes_are_accepted() {
+    let server = start(config(900)).await;
+    let api = Api::primary(&server);
+    let open = server.open_order_ids();
+    let sample = server
+        .orders_of(&server.credentials().api_key)
+        .into_iter()
+        .find(|o| o.status == "LIVE")
+        .expect("a live order");
+
+    // The Python client builds query strings by hand: unencoded `==`, a bare `?`.
+    for url in [
+        "/data/orders?next_cursor=MA==".to_owned(),
+        "/data/orders?".to_owned(),
+        format!("/data/orders?market={}&next_cursor=MA==", sample.market),
+        "/data/trades?next_cursor=MA==".to_owned(),
+    ] {
+        let response = raw(&api, Method::GET, &url, None, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+    }
+    let second: Page<OpenOrder> = raw(
+        &api,
+        Method::GET,
+        "/data/orders?next_cursor=NTAw",
+        None,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("page");
+    assert_eq!(second.data[0].id, open[500]);
+
+    // Python sends `json.dumps` (with spaces) and signs `str(body)` with quotes swapped: the
+    // same text, except that `None` stays a Python literal in what is signed.
+    let spaced = format!(r#"{{"orderID": "{}"}}"#, open[0]);
+    let response = raw(&api, Method::DELETE, "/order", Some(&spaced), Some(&spaced)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let list = format!(r#"["{}", "{}"]"#, open[1], open[2]);
+    let response = raw(&api, Method::DELETE, "/orders", Some(&list), Some(&list)).await;
+    let result: CancelResponse = response.json().await.expect("cancel response");
+    assert_eq!(result.canceled, vec![open[1].clone(), open[2].clone()]);
+    let sent = format!(r#"{{"market": null, "asset_id": "{}"}}"#, sample.asset_id);
+    let signed = sent.replace("null", "None");
+    let response = raw(
+        &api,
+        Method::DELETE,
+        "/cancel-market-orders",
+        Some(&sent),
+        Some(&signed),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.order_status(&sample.id).as_deref(), Some("CANCELED"));
+    for id in &open[..3] {
+        assert_eq!(server.order_status(id).as_deref(), Some("CANCELED"));
+    }
+
+    // TypeScript and Rust send compact JSON and sign it as sent; a heartbeat may have no body.
+    let compact = json!([open[3]]).to_string();
+    let response = raw(
+        &api,
+        Method::DELETE,
+        "/orders",
+        Some(&compact),
+        Some(&compact),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = raw(&api, Method::POST, "/v1/heartbeats", None, None).await;
+    let heartbeat: HeartbeatResponse = response.json().await.expect("heartbeat");
+    assert!(!heartbeat.heartbeat_id.is_empty());
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagination_walks_every_open_order_once_with_the_documented_cursors() {
     let server = start(config(1500)).await;
@@ -942,6 +1041,10 @@ async fn a_key_that_stops_sending_heartbeats_loses_its_open_orders() {
         .await;
     assert!(raw["error"].is_null() && raw["heartbeat_id"].is_string());
     assert!(server.heartbeat_armed(&key));
+    assert_eq!(
+        server.heartbeat_id(&key).as_deref(),
+        raw["heartbeat_id"].as_str()
+    );
 
     wait_until("the switch fires", || server.open_order_ids().is_empty()).await;
     assert!(!server.heartbeat_armed(&key));
@@ -953,7 +1056,7 @@ async fn a_key_that_stops_sending_heartbeats_loses_its_open_orders() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_in_time_keep_orders_open() {
-    let timeout = Duration::from_millis(1500);
+    let timeout = Duration::from_millis(800);
     let server = start(SimConfig {
         heartbeat_timeout: timeout,
         ..config(200)

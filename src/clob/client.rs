@@ -57,7 +57,9 @@ pub struct TradeFilter {
 /// Order side for `GET /price`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
+    /// `BUY`.
     Buy,
+    /// `SELL`.
     Sell,
 }
 
@@ -382,11 +384,20 @@ impl Client {
         })
     }
 
-    /// `GET /data/order/{id}`: one order.
+    /// `GET /data/order/{id}`: one order of this key; an unknown id is [`ClobError::NotFound`].
     pub async fn order(&self, id: &str) -> Result<OpenOrder, ClobError> {
         let id = required(id, "GET /data/order", "an order id")?;
         let call = Call::new(Method::GET, format!("/data/order/{}", encode_segment(id))).signed();
-        self.fetch(&call).await
+        // The exchange answers an id the key does not own with `null` rather than a 404.
+        let mut order = self
+            .fetch::<Option<OpenOrder>>(&call)
+            .await?
+            .ok_or_else(|| ClobError::NotFound {
+                endpoint: call.endpoint(),
+                message: messages::NOT_FOUND.to_owned(),
+            })?;
+        normalise_order(&mut order);
+        Ok(order)
     }
 
     /// `GET /data/orders`: every open order matching the filter, all pages.
@@ -405,7 +416,9 @@ impl Client {
             .filter("id", filter.id.as_deref())
             .filter("market", filter.market.as_deref())
             .filter("asset_id", filter.asset_id.as_deref());
-        self.paginate(template, on_page).await
+        let mut orders: Vec<OpenOrder> = self.paginate(template, on_page).await?;
+        orders.iter_mut().for_each(normalise_order);
+        Ok(orders)
     }
 
     /// `GET /data/trades`: every trade matching the filter, all pages.
@@ -429,7 +442,9 @@ impl Client {
             .filter("maker_address", filter.maker_address.as_deref())
             .filter("before", before.as_deref())
             .filter("after", after.as_deref());
-        self.paginate(template, on_page).await
+        let mut trades: Vec<Trade> = self.paginate(template, on_page).await?;
+        trades.iter_mut().for_each(normalise_trade);
+        Ok(trades)
     }
 
     /// `DELETE /order`: cancels one order.
@@ -704,6 +719,15 @@ impl Client {
             }),
             Err(error) => Err(error),
         };
+        let names_its_ids = call.path == "/order";
+        if attempts.ambiguous && result.is_ok() && !names_its_ids {
+            // Cancel-all and cancel-by-market answers list only what the last attempt canceled:
+            // orders canceled by an earlier attempt whose answer was lost cannot be named.
+            tracing::warn!(
+                endpoint = %call.endpoint(),
+                "an earlier attempt may have canceled orders that this result does not list"
+            );
+        }
         match result {
             Ok(answer) => Ok(settle_cancel(answer, attempts.ambiguous)),
             Err(error) if attempts.ambiguous => Err(ClobError::CancelUncertain {
@@ -766,7 +790,8 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        Ok((server as f64 - local).round() as i64)
+        // The exchange reports whole seconds, so its true time lies in [server, server + 1).
+        Ok((server as f64 + 0.5 - local).round() as i64)
     }
 
     /// Turns a 401 into the right error: clock skew when the clock we sign with is further
@@ -989,6 +1014,23 @@ impl Client {
 struct BatchFailure {
     error: ClobError,
     ambiguous: bool,
+}
+
+/// Enumerated fields arrive in either case from some servers; scripts compare them to the
+/// documented upper-case spelling.
+fn normalise_order(order: &mut OpenOrder) {
+    order.status.make_ascii_uppercase();
+    order.side.make_ascii_uppercase();
+    order.order_type.make_ascii_uppercase();
+}
+
+fn normalise_trade(trade: &mut Trade) {
+    trade.status.make_ascii_uppercase();
+    trade.side.make_ascii_uppercase();
+    trade.trader_side.make_ascii_uppercase();
+    for maker in &mut trade.maker_orders {
+        maker.side.make_ascii_uppercase();
+    }
 }
 
 /// After an ambiguous attempt, an id the retry reports as already canceled was most likely

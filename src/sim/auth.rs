@@ -28,6 +28,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, String> {
         .map_err(|_| format!("header {name} is not text"))
 }
 
+/// The body as the Python client signs it when a value is `None`/`True`/`False`: it signs
+/// `str(body)` (Python literals) but sends JSON (`null`/`true`/`false`).
+fn python_repr(body: &str) -> Option<String> {
+    let has_literal = ["null", "true", "false"].iter().any(|l| body.contains(l));
+    has_literal.then(|| {
+        body.replace("null", "None")
+            .replace("true", "True")
+            .replace("false", "False")
+    })
+}
+
 /// Checks one request's L2 headers; the same signature may be reused within the window.
 fn authenticate(
     shared: &Shared,
@@ -69,9 +80,11 @@ fn authenticate(
             "address {address} is not the one of API key {api_key}"
         ));
     }
-    if !account
-        .signing_key
-        .verify(signature, timestamp, method, path, body)
+    let key = &account.signing_key;
+    let python_variant = body.and_then(python_repr);
+    if !key.verify(signature, timestamp, method, path, body)
+        && !python_variant
+            .is_some_and(|text| key.verify(signature, timestamp, method, path, Some(&text)))
     {
         return Err(format!("signature does not match {method} {path}"));
     }

@@ -41,9 +41,17 @@ pub struct Generation {
 }
 
 fn hex_id(rng: &mut ChaCha8Rng, bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rng.fill(buf.as_mut_slice());
-    format!("0x{}", hex::encode(buf))
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 32];
+    let buf = &mut buf[..bytes.min(32)];
+    rng.fill(&mut *buf);
+    let mut id = String::with_capacity(2 + 2 * buf.len());
+    id.push_str("0x");
+    for byte in buf.iter() {
+        id.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        id.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    id
 }
 
 fn uuid(rng: &mut ChaCha8Rng) -> String {
@@ -139,12 +147,19 @@ pub fn generate(spec: &Generation) -> ExchangeData {
     }
     let total: usize = counts.iter().sum();
     let mut orders = Vec::with_capacity(total);
+    // About 0.4 fills per order (see `order`); a little headroom avoids a reallocation.
     let mut trades = Vec::with_capacity(total / 2);
     for (account, &count) in counts.iter().enumerate() {
         for _ in 0..count {
-            let (order, fills) = order(&mut rng, spec, &tokens, &accounts[account], account);
+            let order = order(
+                &mut rng,
+                spec,
+                &tokens,
+                &accounts[account],
+                account,
+                &mut trades,
+            );
             orders.push(order);
-            trades.extend(fills);
         }
     }
     ExchangeData {
@@ -161,7 +176,8 @@ fn order(
     tokens: &[Token],
     credentials: &Credentials,
     account: usize,
-) -> (Order, Vec<Trade>) {
+    trades: &mut Vec<Trade>,
+) -> Order {
     let token_no = rng.random_range(0..tokens.len());
     let token = &tokens[token_no];
     let side = if rng.random_bool(0.5) {
@@ -190,7 +206,7 @@ fn order(
     };
     let matched_cents = match status {
         OrderStatus::Matched => original_cents,
-        _ if rng.random_bool(0.35) => rng.random_range(1..original_cents),
+        _ if rng.random_bool(0.2) => rng.random_range(1..original_cents),
         _ => 0,
     };
     let created_at = spec.now - rng.random_range(60..HISTORY_SECS);
@@ -222,10 +238,13 @@ fn order(
         associate_trades: Vec::new(),
         scoring,
     };
-    let mut fills = Vec::new();
     if matched_cents > 0 {
         let as_taker = status == OrderStatus::Matched && rng.random_bool(0.4);
-        let parts = rng.random_range(1..=3);
+        let parts = if status == OrderStatus::Matched {
+            rng.random_range(1..=3)
+        } else {
+            rng.random_range(1..=2)
+        };
         for cents in split(rng, matched_cents, parts) {
             let trade = if as_taker {
                 taker_fill(rng, spec, &order, token, credentials, cents)
@@ -233,10 +252,10 @@ fn order(
                 maker_fill(rng, spec, &order, token, credentials, cents)
             };
             order.associate_trades.push(trade.id.clone());
-            fills.push(trade);
+            trades.push(trade);
         }
     }
-    (order, fills)
+    order
 }
 
 fn trade_status(rng: &mut ChaCha8Rng) -> &'static str {

@@ -3,7 +3,7 @@
 //! semantics, heartbeats with the dead-man's switch, and optional rate limits, latency and
 //! injected failures. Tests, benchmarks, the REPL and `--sim` all talk to it over real HTTP.
 //!
-//! Modules: [`state`] (the exchange and its indexes), `index` (open-order pages),
+//! Modules: `state` (the exchange and its indexes), `index` (open-order pages),
 //! `generate` and `fixture` (where the state comes from), `server` and `routes` (HTTP),
 //! `auth`, `ratelimit` and `faults` (what stands in front of the handlers).
 
@@ -16,7 +16,7 @@ mod index;
 mod ratelimit;
 mod routes;
 mod server;
-pub mod state;
+mod state;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -302,6 +302,16 @@ impl SimServer {
         let exchange = self.shared.exchange();
         self.account(&exchange, api_key)
             .is_some_and(|account| exchange.accounts[account].heartbeat.is_some())
+    }
+
+    /// The heartbeat id last handed to a key, while its dead-man's switch is armed.
+    pub fn heartbeat_id(&self, api_key: &str) -> Option<String> {
+        let exchange = self.shared.exchange();
+        let account = self.account(&exchange, api_key)?;
+        exchange.accounts[account]
+            .heartbeat
+            .as_ref()
+            .map(|h| h.id.clone())
     }
 
     /// Orders canceled by dead-man's switches so far.

@@ -343,6 +343,16 @@ pub struct Exchange {
     pub switch_cancels: u64,
 }
 
+/// Appends to the list under `key`, cloning the key only the first time it is seen.
+fn push_keyed(map: &mut HashMap<String, Vec<u32>>, key: &str, value: u32) {
+    match map.get_mut(key) {
+        Some(list) => list.push(value),
+        None => {
+            map.insert(key.to_owned(), vec![value]);
+        }
+    }
+}
+
 fn parse_seconds(text: &str) -> i64 {
     text.trim().parse().unwrap_or(0)
 }
@@ -402,7 +412,7 @@ impl Exchange {
             }
         }
 
-        orders.sort_by_key(|o| o.created_at);
+        orders.sort_by_cached_key(|o| o.created_at);
         let mut order_by_id = HashMap::with_capacity(orders.len());
         let mut per_account: Vec<Vec<OrderNo>> = vec![Vec::new(); accounts.len()];
         let mut per_market: Vec<HashMap<String, Vec<OrderNo>>> =
@@ -425,10 +435,7 @@ impl Exchange {
                 }
             }
             per_account[order.account].push(no);
-            per_market[order.account]
-                .entry(token.market.clone())
-                .or_default()
-                .push(no);
+            push_keyed(&mut per_market[order.account], &token.market, no);
             per_token[order.account]
                 .entry(order.token)
                 .or_default()
@@ -447,8 +454,9 @@ impl Exchange {
                 .collect();
         }
 
+        // Cached keys: each time is parsed once and the large trades are permuted in place.
         let mut trades = trades;
-        trades.sort_by_key(|t| parse_seconds(&t.match_time));
+        trades.sort_by_cached_key(|t| parse_seconds(&t.match_time));
         let trade_times: Vec<i64> = trades
             .iter()
             .map(|t| parse_seconds(&t.match_time))
@@ -462,25 +470,18 @@ impl Exchange {
                 });
             }
             // A trade belongs to its owner and to every account with a maker order in it.
-            let mut owners: Vec<AccountNo> = std::iter::once(&trade.owner)
+            let owners = std::iter::once(&trade.owner)
                 .chain(trade.maker_orders.iter().map(|m| &m.owner))
-                .filter_map(|key| account_by_key.get(key).copied())
-                .collect();
-            owners.sort_unstable();
-            owners.dedup();
+                .filter_map(|key| account_by_key.get(key).copied());
             for owner in owners {
                 let account = &mut accounts[owner];
+                // Trades are visited in order, so a repeat owner shows as the last entry.
+                if account.trades.last() == Some(&no) {
+                    continue;
+                }
                 account.trades.push(no);
-                account
-                    .trades_by_market
-                    .entry(trade.market.clone())
-                    .or_default()
-                    .push(no);
-                account
-                    .trades_by_token
-                    .entry(trade.asset_id.clone())
-                    .or_default()
-                    .push(no);
+                push_keyed(&mut account.trades_by_market, &trade.market, no);
+                push_keyed(&mut account.trades_by_token, &trade.asset_id, no);
             }
         }
 
@@ -501,14 +502,6 @@ impl Exchange {
     /// The account of an API key.
     pub fn account_by_key(&self, api_key: &str) -> Option<AccountNo> {
         self.account_by_key.get(api_key).copied()
-    }
-
-    pub fn order_count(&self) -> usize {
-        self.orders.len()
-    }
-
-    pub fn trade_count(&self) -> usize {
-        self.trades.len()
     }
 
     /// Every token id, in table order.
