@@ -29,7 +29,7 @@ type Reply<T> = Result<Json<T>, ApiError>;
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn from(
+    fn parse(
         query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     ) -> Result<Params, ApiError> {
         query
@@ -135,7 +135,7 @@ fn with_token<T>(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     read: impl FnOnce(&Token, &Params) -> Result<T, ApiError>,
 ) -> Reply<T> {
-    let params = Params::from(query)?;
+    let params = Params::parse(query)?;
     let exchange = shared.exchange();
     match exchange.token(params.get("token_id")) {
         Ok(token) => read(token, &params).map(Json),
@@ -244,7 +244,7 @@ pub async fn open_orders(
     Extension(Caller(account)): Extension<Caller>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Reply<Page<OpenOrder>> {
-    let params = Params::from(query)?;
+    let params = Params::parse(query)?;
     let limit = shared.page_size;
     let Some(offset) = params.offset()? else {
         return Ok(Json(empty_page(limit)));
@@ -267,7 +267,7 @@ pub async fn trades(
     Extension(Caller(account)): Extension<Caller>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Reply<Page<crate::clob::types::Trade>> {
-    let params = Params::from(query)?;
+    let params = Params::parse(query)?;
     let limit = shared.page_size;
     let Some(offset) = params.offset()? else {
         return Ok(Json(empty_page(limit)));
@@ -425,7 +425,7 @@ pub async fn order_scoring(
     Extension(Caller(account)): Extension<Caller>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Reply<OrderScoring> {
-    let params = Params::from(query)?;
+    let params = Params::parse(query)?;
     let id = params.get("order_id").ok_or_else(|| {
         ApiError::bad_request("order_id is required: /order-scoring?order_id=<id>")
     })?;
