@@ -41,7 +41,9 @@ impl KnownFunctions {
         let mut known = KnownFunctions::default();
         for signature in engine.gen_fn_signatures(true) {
             // Functions of static modules are listed as `module::name(...)`.
-            let unqualified = signature.rsplit_once("::").map_or(signature.as_str(), |(_, s)| s);
+            let unqualified = signature
+                .rsplit_once("::")
+                .map_or(signature.as_str(), |(_, s)| s);
             if let Some((name, arity)) = parse_signature(unqualified) {
                 known.arities.entry(name).or_default().insert(arity);
             }
