@@ -161,6 +161,20 @@ fn a_type_error_at_run_time_exits_1() {
         out.stderr
     );
     assert!(out.stderr.contains("types.rhai:2:15"), "{}", out.stderr);
+
+    let script = exchange.script(
+        "mismatch.rhai",
+        "let ids = range(0, 3).map(|i| i);\ncancel(42);\n",
+    );
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: `map` cannot be called with (range, Fn)\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("did you mean"), "{}", out.stderr);
 }
 
 #[test]
@@ -387,6 +401,72 @@ fn ctrl_c_ends_a_sleep_and_keeps_what_was_already_done() {
         out.stderr
     );
     assert_only_canceled(&before, &exchange.statuses(), &[OLD_A]);
+}
+
+#[test]
+fn a_misspelled_filter_is_refused_rather_than_widening_the_selection() {
+    let exchange = fixture();
+    let before = exchange.statuses();
+    let script = exchange.script(
+        "filter.rhai",
+        &format!("cancel_orders(open_orders(#{{ markt: \"{MARKET_B}\" }}))\n"),
+    );
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: open_orders: unknown filter `markt` (known: market, asset_id, id); did you mean `market`?"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_only_canceled(&before, &exchange.statuses(), &[]);
+}
+
+#[test]
+fn cancel_market_with_neither_market_nor_token_is_refused() {
+    let exchange = fixture();
+    let before = exchange.statuses();
+    let script = exchange.script("everything.rhai", "cancel_market(\"\", \"\")\n");
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: cancel_market: give a market or an asset_id; to cancel every order use cancel_all()"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_only_canceled(&before, &exchange.statuses(), &[]);
+}
+
+#[test]
+fn long_fetches_show_progress_on_a_terminal_only() {
+    use expectrl::Expect as _;
+    let slow = || {
+        Exchange::start(SimConfig {
+            latency: Some(Duration::from_millis(300)),
+            page_size: 100,
+            orders: 400,
+            ..SimConfig::default()
+        })
+    };
+    let exchange = slow();
+    let script = exchange.script("fetch.rhai", "open_orders().len()\n");
+    let mut command = exchange.clobscript();
+    command.arg("run").arg(&script).env("TERM", "xterm");
+    let mut terminal = expectrl::Session::spawn(command.into_command()).expect("pty");
+    terminal.set_expect_timeout(Some(Duration::from_secs(30)));
+    terminal
+        .expect("fetching open orders: ")
+        .expect("a spinner on the terminal");
+    terminal.expect("done in").expect("the summary");
+
+    let exchange = slow();
+    let script = exchange.script("fetch.rhai", "open_orders().len()\n");
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("fetching"), "{}", out.stderr);
 }
 
 #[test]

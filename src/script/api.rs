@@ -455,8 +455,8 @@ fn non_empty(text: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
-/// Reading your orders and trades. Every listing fetches all pages and returns an array of
-/// maps with the exchange's field names: decimal amounts (`price`, `original_size`,
+/// Every listing fetches all pages and returns an array of maps with the exchange's field
+/// names: decimal amounts (`price`, `original_size`,
 /// `size_matched`, `size`, ...) are floats, times (`created_at`, `expiration`, `match_time`,
 /// `last_update`) are Unix seconds, ids and token ids (`asset_id`) are strings. Use Rhai's
 /// `filter`, `map`, `sort` and `reduce` on the results.
@@ -530,8 +530,8 @@ mod orders_api {
     }
 }
 
-/// Cancelling orders. Every cancel returns `#{canceled: [ids], not_canceled: #{id: reason}}`;
-/// an order that was already canceled or does not exist is reported under `not_canceled`.
+/// Every cancel returns `#{canceled: [ids], not_canceled: #{id: reason}}`; an order that was
+/// already canceled or does not exist is reported under `not_canceled`.
 ///
 /// In a dry run (`--dry-run`) nothing is sent: the result has empty `canceled`, a
 /// `would_cancel` array with the ids that would have been sent, and `dry_run: true`.
@@ -611,7 +611,7 @@ mod cancels_api {
     }
 }
 
-/// Liquidity-reward scoring of your orders.
+/// Whether your orders are earning liquidity rewards.
 #[export_module]
 mod scoring_api {
     use super::*;
@@ -930,7 +930,8 @@ mod output_api {
     }
 }
 
-/// Safety switches of the run.
+/// The run's safety switches (`--dry-run`, `--max-cancels`) are set on the command line; a
+/// script can only read them.
 #[export_module]
 mod safety_api {
     use super::*;

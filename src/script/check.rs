@@ -51,6 +51,10 @@ impl KnownFunctions {
         known
     }
 
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.arities.contains_key(name)
+    }
+
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.arities.keys().map(String::as_str)
     }

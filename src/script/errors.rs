@@ -425,11 +425,14 @@ fn function_not_found(
         let headline = format!("operator `{name}` cannot be applied to ({args})");
         return (Exit::ScriptFailed, headline, chars, None);
     }
-    let known_overloads = context.known.signatures_of(name);
-    if !known_overloads.is_empty() {
+    let exists =
+        context.known.contains(name) || context.script_functions.iter().any(|(n, _)| n == name);
+    if exists {
         let headline = format!("`{name}` cannot be called with ({args})");
-        let help = format!("it is called as {}", known_overloads.join(" or "));
-        return (Exit::ScriptFailed, headline, chars, Some(help));
+        let overloads = context.known.signatures_of(name);
+        let help =
+            (!overloads.is_empty()).then(|| format!("it is called as {}", overloads.join(" or ")));
+        return (Exit::ScriptFailed, headline, chars, help);
     }
     let script_names = context.script_functions.iter().map(|(n, _)| n.as_str());
     let suggestion = suggest(name, context.known.names().chain(script_names))
