@@ -537,7 +537,9 @@ mod orders_api {
 /// `would_cancel` array with the ids that would have been sent, and `dry_run: true`.
 ///
 /// With `--max-cancels N`, a call that would take the run past N orders sent for cancellation
-/// sends nothing and stops the run (exit 4). While a limit or dry run is active, `cancel_all`
+/// sends nothing and stops the run (exit 4); in a dry run the limit counts the orders that would
+/// have been sent, so a rehearsal shows where the real run would stop. While a limit or dry run
+/// is active, `cancel_all`
 /// and `cancel_market` first list the matching open orders and cancel exactly those ids, so
 /// the count is known before anything is sent.
 ///

@@ -15,6 +15,7 @@ use super::docs::{self, AreaDoc, FnDoc};
 use super::errors::{self, Explain, ScriptError};
 use super::interrupt::{Interrupt, StopReason};
 use super::safety::{AuditContext, AuditLog, AuditOpenError, AuditTarget, Safety};
+use crate::cli::ExecArgs;
 use crate::clob::{Client, ClientStats};
 use crate::exit::Exit;
 
@@ -104,6 +105,25 @@ impl Default for HostOptions {
             progress: false,
             interrupt: None,
         }
+    }
+}
+
+impl HostOptions {
+    /// The options the shared `run`/`repl`/`schedule` flags describe (`--arg`, `--dry-run`,
+    /// `--max-cancels`, `--audit`). A malformed `--arg` is a usage error (exit 2).
+    pub fn from_exec(exec: &ExecArgs) -> Result<HostOptions, ScriptError> {
+        let args = ScriptArgs::parse(&exec.args)
+            .map_err(|e| ScriptError::plain(Exit::Usage, e.to_string()))?;
+        Ok(HostOptions {
+            args,
+            dry_run: exec.dry_run,
+            max_cancels: exec.max_cancels,
+            audit: exec
+                .audit
+                .clone()
+                .map_or(AuditTarget::Default, AuditTarget::File),
+            ..HostOptions::default()
+        })
     }
 }
 
@@ -543,4 +563,39 @@ fn build_engine(state: &Arc<HostState>, limits: &Limits) -> Engine {
         let _ = writeln!(std::io::stderr().lock(), "debug{place}: {text}");
     });
     engine
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Host>();
+        shareable::<Script>();
+    }
+
+    #[test]
+    fn exec_flags_become_host_options() {
+        let exec = ExecArgs {
+            args: vec!["minutes=5".into()],
+            dry_run: true,
+            max_cancels: Some(3),
+            ..ExecArgs::default()
+        };
+        let options = HostOptions::from_exec(&exec).expect("valid");
+        assert_eq!(options.args.raw("minutes"), Some("5"));
+        assert!(options.dry_run);
+        assert_eq!(options.max_cancels, Some(3));
+        assert_eq!(options.audit, AuditTarget::Default);
+        let bad = ExecArgs {
+            args: vec!["minutes".into()],
+            ..ExecArgs::default()
+        };
+        assert_eq!(
+            HostOptions::from_exec(&bad).unwrap_err().exit(),
+            Exit::Usage
+        );
+    }
 }
