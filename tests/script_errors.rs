@@ -691,6 +691,34 @@ fn the_operation_limit_stops_a_runaway_loop_with_exit_1() {
 }
 
 #[test]
+fn data_size_limits_stop_a_growing_array_with_exit_1() {
+    let host = Host::new(HostOptions {
+        limits: Limits {
+            max_array_size: 10,
+            ..Limits::default()
+        },
+        audit: clobscript::script::AuditTarget::Off,
+        ..HostOptions::default()
+    })
+    .expect("host");
+    let script = host
+        .compile_source(SourceText::new(
+            "<test>",
+            "let a = [];\nfor i in 0..20 { a.push(i); }",
+            None,
+        ))
+        .expect("compiles");
+    let err = host.eval(&script, &mut host.new_scope()).unwrap_err();
+    assert_eq!(err.exit(), clobscript::exit::Exit::ScriptFailed);
+    assert!(
+        err.rendered()
+            .starts_with("error: Size of array/BLOB exceeds the sandbox limit\n --> <test>:2:"),
+        "{}",
+        err.rendered()
+    );
+}
+
+#[test]
 fn exchange_functions_without_a_connection_say_so() {
     let host = Host::offline();
     let script = host
