@@ -190,6 +190,16 @@ fn an_exchange_failure_exits_3_with_the_clients_message() {
         out.stderr
     );
     assert!(out.stderr.contains("missing.rhai:1:1"), "{}", out.stderr);
+
+    let script = exchange.script("unknown_order.rhai", "order(\"0xnosuchorder\")\n");
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: order failed: GET /data/order/0xnosuchorder: not found"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
