@@ -568,3 +568,71 @@ fn args_are_typed_and_available_as_args_and_arg() {
                            "missing": 7, "t": "i64"})
     );
 }
+
+#[test]
+fn run_once_works_from_a_blocking_task_as_the_scheduler_calls_it() {
+    use clobscript::script::{AuditTarget, Interrupt, RunOptions, run_once};
+    use clobscript::session::Session;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = dir.path().join("fixture.json");
+    std::fs::write(&fixture, Book::fixture().fixture.to_string()).expect("write");
+    let session = Arc::new(
+        Session::simulated(clobscript::sim::SimConfig {
+            fixture: Some(fixture),
+            ..clobscript::sim::SimConfig::default()
+        })
+        .expect("session"),
+    );
+    let options = RunOptions {
+        script: concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cancel_stale.rhai").into(),
+        args: vec!["minutes=30".into()],
+        audit: AuditTarget::File(dir.path().join("audit.jsonl")),
+        ..RunOptions::default()
+    };
+    let shared = session.clone();
+    let outcome = session
+        .block_on(async move {
+            tokio::task::spawn_blocking(move || run_once(&shared, &options, &Interrupt::new()))
+                .await
+        })
+        .expect("blocking task");
+    assert_eq!(
+        outcome.exit,
+        clobscript::exit::Exit::Success,
+        "{:?}",
+        outcome.error
+    );
+    assert_eq!(outcome.summary.canceled, 2);
+    assert!(outcome.summary.requests >= 2);
+    let value = outcome.value.expect("final value");
+    assert_eq!(ids(&value["canceled"]), sorted(&[OLD_A, OLD_B]));
+    let sim = session.sim().expect("simulator");
+    assert_eq!(sim.order_status(OLD_A).as_deref(), Some("CANCELED"));
+    assert_eq!(sim.order_status(FRESH_A).as_deref(), Some("LIVE"));
+
+    // A run whose stop signal has already fired cancels nothing and says why.
+    let stop = Interrupt::new();
+    stop.trigger(clobscript::script::StopReason::Interrupted);
+    let options = RunOptions {
+        script: concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cancel_stale.rhai").into(),
+        audit: AuditTarget::File(dir.path().join("audit.jsonl")),
+        ..RunOptions::default()
+    };
+    let shared = session.clone();
+    let outcome = session
+        .block_on(async move {
+            tokio::task::spawn_blocking(move || run_once(&shared, &options, &stop)).await
+        })
+        .expect("blocking task");
+    assert_eq!(outcome.exit, clobscript::exit::Exit::Interrupted);
+    assert!(
+        outcome
+            .error
+            .expect("error")
+            .headline()
+            .starts_with("interrupted")
+    );
+    assert_eq!(outcome.summary.canceled, 0);
+}

@@ -1,6 +1,6 @@
 //! The functions scripts call. One `#[export_module]` per area; each function's doc comment is
-//! its help text (`clobscript docs`, the REPL's `:help`). The modules are registered as static
-//! modules whose functions are also global, so `cancel(id)` and `cancels::cancel(id)` both work.
+//! its help text (`clobscript docs`, the REPL's `:help`). The modules are registered as global
+//! modules, after (and so in front of) Rhai's standard library.
 //!
 //! Exchange functions reach the shared [`HostState`] through the engine's tag, block on the
 //! tokio runtime for the request (raced against the interrupt) and are marked volatile, as are
@@ -455,8 +455,8 @@ fn non_empty(text: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
-/// Reading your orders and trades. Every listing fetches all pages and returns an array of
-/// maps with the exchange's field names: decimal amounts (`price`, `original_size`,
+/// Every listing fetches all pages and returns an array of maps with the exchange's field
+/// names: decimal amounts (`price`, `original_size`,
 /// `size_matched`, `size`, ...) are floats, times (`created_at`, `expiration`, `match_time`,
 /// `last_update`) are Unix seconds, ids and token ids (`asset_id`) are strings. Use Rhai's
 /// `filter`, `map`, `sort` and `reduce` on the results.
@@ -530,14 +530,16 @@ mod orders_api {
     }
 }
 
-/// Cancelling orders. Every cancel returns `#{canceled: [ids], not_canceled: #{id: reason}}`;
-/// an order that was already canceled or does not exist is reported under `not_canceled`.
+/// Every cancel returns `#{canceled: [ids], not_canceled: #{id: reason}}`; an order that was
+/// already canceled or does not exist is reported under `not_canceled`.
 ///
 /// In a dry run (`--dry-run`) nothing is sent: the result has empty `canceled`, a
 /// `would_cancel` array with the ids that would have been sent, and `dry_run: true`.
 ///
 /// With `--max-cancels N`, a call that would take the run past N orders sent for cancellation
-/// sends nothing and stops the run (exit 4). While a limit or dry run is active, `cancel_all`
+/// sends nothing and stops the run (exit 4); in a dry run the limit counts the orders that would
+/// have been sent, so a rehearsal shows where the real run would stop. While a limit or dry run
+/// is active, `cancel_all`
 /// and `cancel_market` first list the matching open orders and cancel exactly those ids, so
 /// the count is known before anything is sent.
 ///
@@ -611,7 +613,7 @@ mod cancels_api {
     }
 }
 
-/// Liquidity-reward scoring of your orders.
+/// Whether your orders are earning liquidity rewards.
 #[export_module]
 mod scoring_api {
     use super::*;
@@ -930,7 +932,8 @@ mod output_api {
     }
 }
 
-/// Safety switches of the run.
+/// The run's safety switches (`--dry-run`, `--max-cancels`) are set on the command line; a
+/// script can only read them.
 #[export_module]
 mod safety_api {
     use super::*;

@@ -3,9 +3,11 @@
 //! reported before line 10 cancels anything.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::OnceLock;
 
 use rhai::{AST, ASTNode, Engine, Expr, Position, Stmt};
 
+use super::docs;
 use super::engine::SourceText;
 use super::errors::{self, ScriptError, Span};
 use crate::exit::Exit;
@@ -28,12 +30,14 @@ const KEYWORDS: &[&str] = &[
 #[derive(Debug, Default)]
 pub(crate) struct KnownFunctions {
     arities: BTreeMap<String, BTreeSet<usize>>,
-    signatures: BTreeMap<String, Vec<String>>,
+    /// clobscript's own signatures by name, read from the API metadata when an error first
+    /// needs them (not on the way to a script's first request).
+    signatures: OnceLock<BTreeMap<String, Vec<String>>>,
 }
 
 impl KnownFunctions {
     /// Reads the engine's registered functions (standard library included).
-    pub(crate) fn of(engine: &Engine, api_signatures: &[(String, String)]) -> KnownFunctions {
+    pub(crate) fn of(engine: &Engine) -> KnownFunctions {
         let mut known = KnownFunctions::default();
         for signature in engine.gen_fn_signatures(true) {
             // Functions of static modules are listed as `module::name(...)`.
@@ -44,14 +48,11 @@ impl KnownFunctions {
                 known.arities.entry(name).or_default().insert(arity);
             }
         }
-        for (name, signature) in api_signatures {
-            known
-                .signatures
-                .entry(name.clone())
-                .or_default()
-                .push(format!("`{signature}`"));
-        }
         known
+    }
+
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.arities.contains_key(name)
     }
 
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
@@ -60,7 +61,19 @@ impl KnownFunctions {
 
     /// How clobscript's own function `name` is called (empty for other names).
     pub(crate) fn signatures_of(&self, name: &str) -> Vec<String> {
-        self.signatures.get(name).cloned().unwrap_or_default()
+        let signatures = self.signatures.get_or_init(|| {
+            let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for area in docs::areas() {
+                for f in &area.functions {
+                    by_name
+                        .entry(f.name.clone())
+                        .or_default()
+                        .push(format!("`{}`", f.signature()));
+                }
+            }
+            by_name
+        });
+        signatures.get(name).cloned().unwrap_or_default()
     }
 
     fn arities_of(&self, name: &str) -> Option<&BTreeSet<usize>> {

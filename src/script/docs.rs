@@ -117,8 +117,13 @@ fn return_type(raw: &str) -> String {
     rhai_type_name(inner).to_owned()
 }
 
-/// The API areas in reference order, each with its functions, read from the engine metadata.
-pub(crate) fn areas(engine: &Engine) -> Vec<AreaDoc> {
+/// The API areas in reference order, each with its functions, read from the metadata of the
+/// very modules the script engine registers (here as named modules, so they stay grouped).
+pub(crate) fn areas() -> Vec<AreaDoc> {
+    let mut engine = Engine::new_raw();
+    for (name, module) in super::api::modules() {
+        engine.register_static_module(name, module.into());
+    }
     let json = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
     let metadata: MetadataJson = serde_json::from_str(&json).unwrap_or(MetadataJson {
         modules: BTreeMap::new(),
@@ -128,7 +133,7 @@ pub(crate) fn areas(engine: &Engine) -> Vec<AreaDoc> {
         .iter()
         .filter_map(|area| {
             let module = modules.remove(area.name)?;
-            let functions = module
+            let mut functions: Vec<FnDoc> = module
                 .functions
                 .into_iter()
                 .filter(|f| f.namespace == "global")
@@ -149,6 +154,9 @@ pub(crate) fn areas(engine: &Engine) -> Vec<AreaDoc> {
                     name: f.name,
                 })
                 .collect();
+            // Rhai lists overloads of equal arity in no fixed order; the reference must be
+            // stable.
+            functions.sort_by_cached_key(|f| (f.name.clone(), f.params.len(), f.signature()));
             Some(AreaDoc {
                 name: area.name.to_owned(),
                 doc: clean_comment(&[module.doc]),

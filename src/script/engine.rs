@@ -15,6 +15,7 @@ use super::docs::{self, AreaDoc, FnDoc};
 use super::errors::{self, Explain, ScriptError};
 use super::interrupt::{Interrupt, StopReason};
 use super::safety::{AuditContext, AuditLog, AuditOpenError, AuditTarget, Safety};
+use crate::cli::ExecArgs;
 use crate::clob::{Client, ClientStats};
 use crate::exit::Exit;
 
@@ -104,6 +105,25 @@ impl Default for HostOptions {
             progress: false,
             interrupt: None,
         }
+    }
+}
+
+impl HostOptions {
+    /// The options the shared `run`/`repl`/`schedule` flags describe (`--arg`, `--dry-run`,
+    /// `--max-cancels`, `--audit`). A malformed `--arg` is a usage error (exit 2).
+    pub fn from_exec(exec: &ExecArgs) -> Result<HostOptions, ScriptError> {
+        let args = ScriptArgs::parse(&exec.args)
+            .map_err(|e| ScriptError::plain(Exit::Usage, e.to_string()))?;
+        Ok(HostOptions {
+            args,
+            dry_run: exec.dry_run,
+            max_cancels: exec.max_cancels,
+            audit: exec
+                .audit
+                .clone()
+                .map_or(AuditTarget::Default, AuditTarget::File),
+            ..HostOptions::default()
+        })
     }
 }
 
@@ -486,7 +506,7 @@ impl Host {
 
     /// The API reference by area, from the registered functions' metadata.
     pub fn api_areas(&self) -> &[AreaDoc] {
-        self.areas.get_or_init(|| docs::areas(&self.engine))
+        self.areas.get_or_init(docs::areas)
     }
 
     /// Every clobscript function overload (for `:help` and completion).
@@ -505,21 +525,17 @@ impl Host {
     }
 
     fn known(&self) -> &KnownFunctions {
-        self.known.get_or_init(|| {
-            let api = self
-                .functions()
-                .map(|f| (f.name.clone(), f.signature()))
-                .collect::<Vec<_>>();
-            KnownFunctions::of(&self.engine, &api)
-        })
+        self.known.get_or_init(|| KnownFunctions::of(&self.engine))
     }
 }
 
 fn build_engine(state: &Arc<HostState>, limits: &Limits) -> Engine {
     let mut engine = Engine::new();
     engine.set_default_tag(Dynamic::from(HostRef(state.clone())));
-    for (name, module) in api::modules() {
-        engine.register_static_module(name, module.into());
+    // Global modules registered later take precedence over the standard library (whose
+    // own `sleep` cannot be interrupted).
+    for (_, module) in api::modules() {
+        engine.register_global_module(module.into());
     }
     engine.disable_symbol("eval");
     limits.apply(&mut engine);
@@ -547,4 +563,39 @@ fn build_engine(state: &Arc<HostState>, limits: &Limits) -> Engine {
         let _ = writeln!(std::io::stderr().lock(), "debug{place}: {text}");
     });
     engine
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Host>();
+        shareable::<Script>();
+    }
+
+    #[test]
+    fn exec_flags_become_host_options() {
+        let exec = ExecArgs {
+            args: vec!["minutes=5".into()],
+            dry_run: true,
+            max_cancels: Some(3),
+            ..ExecArgs::default()
+        };
+        let options = HostOptions::from_exec(&exec).expect("valid");
+        assert_eq!(options.args.raw("minutes"), Some("5"));
+        assert!(options.dry_run);
+        assert_eq!(options.max_cancels, Some(3));
+        assert_eq!(options.audit, AuditTarget::Default);
+        let bad = ExecArgs {
+            args: vec!["minutes".into()],
+            ..ExecArgs::default()
+        };
+        assert_eq!(
+            HostOptions::from_exec(&bad).unwrap_err().exit(),
+            Exit::Usage
+        );
+    }
 }

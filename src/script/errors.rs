@@ -20,7 +20,11 @@ use unicode_width::UnicodeWidthChar;
 use super::check::KnownFunctions;
 use super::engine::{Limits, SourceText};
 use super::interrupt::StopReason;
+use super::resolver::ImportRefused;
 use crate::exit::Exit;
+
+const IMPORT_HELP: &str =
+    "imports are resolved relative to the script's own folder and may not leave it";
 
 /// Columns a tab advances to in a rendered source line.
 const TAB_WIDTH: usize = 4;
@@ -273,6 +277,20 @@ pub(crate) fn eval_error(err: &EvalAltResult, context: &Explain<'_>) -> ScriptEr
                 current = inner;
             }
             EvalAltResult::ErrorInModule(path, inner, pos) => {
+                if let EvalAltResult::ErrorRuntime(value, _) = inner.as_ref()
+                    && let Some(refused) = value.read_lock::<ImportRefused>()
+                {
+                    notes.reverse();
+                    notes.insert(0, format!("help: {IMPORT_HELP}"));
+                    let source = module_source.as_ref().unwrap_or(context.source);
+                    return located(
+                        Exit::Usage,
+                        format!("cannot import `{path}`: {}", refused.0),
+                        source,
+                        Span::at(*pos, path.chars().count() + 2),
+                        &notes,
+                    );
+                }
                 notes.push(format!(
                     "note: in module `{path}`, imported at {}",
                     describe(*pos)
@@ -335,10 +353,7 @@ fn classify(err: &EvalAltResult, context: &Explain<'_>) -> (Exit, String, usize,
             Exit::Usage,
             format!("cannot import `{path}`: no such module in the script's folder"),
             path.chars().count() + 2,
-            Some(
-                "imports are resolved relative to the script's own folder and may not leave it"
-                    .into(),
-            ),
+            Some(IMPORT_HELP.into()),
         ),
         EvalAltResult::ErrorTooManyOperations(_) => (
             Exit::ScriptFailed,
@@ -406,11 +421,18 @@ fn function_not_found(
         .collect::<Vec<_>>()
         .join(", ");
     let chars = name.chars().count();
-    let known_overloads = context.known.signatures_of(name);
-    if !known_overloads.is_empty() {
+    if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        let headline = format!("operator `{name}` cannot be applied to ({args})");
+        return (Exit::ScriptFailed, headline, chars, None);
+    }
+    let exists =
+        context.known.contains(name) || context.script_functions.iter().any(|(n, _)| n == name);
+    if exists {
         let headline = format!("`{name}` cannot be called with ({args})");
-        let help = format!("it is called as {}", known_overloads.join(" or "));
-        return (Exit::ScriptFailed, headline, chars, Some(help));
+        let overloads = context.known.signatures_of(name);
+        let help =
+            (!overloads.is_empty()).then(|| format!("it is called as {}", overloads.join(" or ")));
+        return (Exit::ScriptFailed, headline, chars, help);
     }
     let script_names = context.script_functions.iter().map(|(n, _)| n.as_str());
     let suggestion = suggest(name, context.known.names().chain(script_names))

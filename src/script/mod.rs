@@ -17,7 +17,8 @@
 //! ```no_run
 //! # use clobscript::script::{Host, HostOptions, SourceText};
 //! # fn demo(session: &clobscript::session::Session) -> Result<(), Box<dyn std::error::Error>> {
-//! let host = Host::new(HostOptions::default())?;
+//! # let exec = clobscript::cli::ExecArgs::default();
+//! let host = Host::new(HostOptions::from_exec(&exec)?)?; // --arg, --dry-run, --max-cancels, --audit
 //! host.connect(session.backend());
 //! let mut scope = host.new_scope(); // keep it: variables survive between lines
 //! let script = host.compile_source(SourceText::new("<repl>", "open_orders().len()", None))?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rhai::module_resolvers::ModuleResolver;
-use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared};
 
 use super::engine::HostState;
 
@@ -44,6 +44,10 @@ pub(crate) fn module_path(root: &Path, import_path: &str) -> Result<PathBuf, Imp
     Ok(resolved)
 }
 
+/// Why an import was refused, carried inside the error the resolver returns.
+#[derive(Clone, Debug)]
+pub(crate) struct ImportRefused(pub(crate) String);
+
 /// The engine's module resolver.
 pub(crate) struct ScriptFolderResolver {
     state: Arc<HostState>,
@@ -67,13 +71,18 @@ impl ModuleResolver for ScriptFolderResolver {
             .state
             .import_root()
             .ok_or_else(|| Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos)))?;
-        // A refused path reads as a module that is not there, with the reason attached.
-        let file = module_path(&root, path).map_err(|err| {
-            let detail = match err {
-                ImportError::Missing(_) => path.to_owned(),
-                refused => format!("{path}: {refused}"),
-            };
-            Box::new(EvalAltResult::ErrorModuleNotFound(detail, pos))
+        let file = module_path(&root, path).map_err(|err| match err {
+            ImportError::Missing(_) => {
+                Box::new(EvalAltResult::ErrorModuleNotFound(path.to_owned(), pos))
+            }
+            // Rhai replaces a resolver's "not found" with its own, so a refusal travels as a
+            // marked error inside the module.
+            refused => Box::new(EvalAltResult::ErrorInModule(
+                path.to_owned(),
+                EvalAltResult::ErrorRuntime(Dynamic::from(ImportRefused(refused.to_string())), pos)
+                    .into(),
+                pos,
+            )),
         })?;
         let wrap = |err: Box<EvalAltResult>| {
             Box::new(EvalAltResult::ErrorInModule(path.to_owned(), err, pos))

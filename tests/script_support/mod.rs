@@ -234,6 +234,12 @@ impl Clob {
         self.command.args(args)
     }
 
+    /// The command as configured, for spawning it another way (e.g. in a pseudo-terminal).
+    pub fn into_command(mut self) -> Command {
+        self.finish();
+        self.command
+    }
+
     pub fn run(&mut self) -> Output {
         let output = self.finish().output().expect("clobscript runs");
         Output {
