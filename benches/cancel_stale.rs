@@ -1,1 +1,430 @@
-fn main() {}
+//! `scripts/cancel_stale.rhai` end to end against the simulator, the way an operator runs it:
+//! the real `clobscript` binary in its own process, talking HTTP to a simulator on a loopback
+//! port (in this process).
+//!
+//! ```text
+//! cargo bench --bench cancel_stale                                  # 1k, 10k, 100k open orders
+//! cargo bench --bench cancel_stale -- --sizes 10000 --runs 9
+//! cargo bench --bench cancel_stale -- --python /path/to/venv/bin/python   # + py-clob-client-v2
+//! ```
+//!
+//! For every size it reports the median wall time of several runs, the requests the simulator
+//! served against the minimum (`ceil(open / 500)` page reads plus `ceil(canceled / 3000)`
+//! cancels), CPU time and peak resident memory of the clobscript process. Then: process start
+//! to first request, an empty script's whole run, and the time a script spends filtering
+//! 100,000 orders. With `--python` the same job is done by Polymarket's official Python client
+//! (`benches/py_cancel_stale.py`) against the same simulator.
+//!
+//! CPU and memory come from `getrusage(RUSAGE_CHILDREN)` in a small wrapper process (this
+//! binary started with `--measure`), whose only child is the measured command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clobscript::clob::Credentials;
+use clobscript::sim::{SimConfig, SimServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_clobscript");
+const PAGE_SIZE: usize = 500;
+const MAX_CANCEL_IDS: usize = 3000;
+/// Private key 1: the simulator is started with its address so the Python client (which signs
+/// with the address of its key) is accepted too.
+const PRIVATE_KEY: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
+const KEY_ADDRESS: &str = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+
+/// One measured process.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kb: u64,
+    ok: bool,
+}
+
+struct Options {
+    sizes: Vec<usize>,
+    runs: Option<usize>,
+    python: Option<PathBuf>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--measure") {
+        measure_child(&args[1..]);
+        return;
+    }
+    let options = match parse_options(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("cancel_stale bench: {message}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let state = tempfile::tempdir().expect("a temporary directory");
+    let bench = Bench {
+        runtime: &runtime,
+        root,
+        state: state.path(),
+    };
+
+    println!(
+        "cancel_stale.rhai end to end (clobscript {} against the simulator, {} cores)",
+        env!("CARGO_PKG_VERSION"),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:>8} {:>5} {:>10} {:>10} {:>17} {:>9} {:>10}",
+        "open", "runs", "wall", "canceled", "requests (min)", "cpu", "peak RSS"
+    );
+    for &size in &options.sizes {
+        let runs = options.runs.unwrap_or(if size >= 100_000 { 3 } else { 7 });
+        bench.cancel_stale(size, runs, Tool::Clobscript);
+    }
+
+    println!();
+    bench.startup();
+    bench.filter_cost(100_000);
+
+    if let Some(python) = &options.python {
+        println!();
+        println!("the same job with py-clob-client-v2 ({})", python.display());
+        println!(
+            "{:>8} {:>5} {:>10} {:>10} {:>17} {:>9} {:>10}",
+            "open", "runs", "wall", "canceled", "requests (min)", "cpu", "peak RSS"
+        );
+        for &size in &options.sizes {
+            let runs = options.runs.unwrap_or(if size >= 100_000 { 1 } else { 3 });
+            bench.cancel_stale(size, runs, Tool::Python(python));
+        }
+    }
+}
+
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        sizes: vec![1_000, 10_000, 100_000],
+        runs: None,
+        python: std::env::var_os("CLOBSCRIPT_BENCH_PYTHON").map(PathBuf::from),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value"))
+                .cloned()
+        };
+        match arg.as_str() {
+            // cargo bench passes --bench; a filter argument is not meaningful here.
+            "--bench" => {}
+            "--sizes" => {
+                options.sizes = value()?
+                    .split(',')
+                    .map(|n| n.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("--sizes takes numbers such as 1000,10000 ({e})"))?;
+            }
+            "--runs" => {
+                let runs = value()?
+                    .parse::<usize>()
+                    .map_err(|e| format!("--runs takes a number ({e})"))?;
+                options.runs = Some(runs.max(1));
+            }
+            "--python" => options.python = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+/// The wrapper: runs the command, then reports its wall time and, from `RUSAGE_CHILDREN`,
+/// its CPU time and peak RSS on one `MEASURE` line.
+fn measure_child(command: &[String]) {
+    let Some((program, args)) = command.split_first() else {
+        eprintln!("--measure needs a command");
+        std::process::exit(2);
+    };
+    let start = Instant::now();
+    let status = Command::new(program).args(args).status();
+    let wall = start.elapsed();
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN);
+    let (cpu, max_rss_kb) = match usage {
+        Ok(usage) => {
+            let secs = |t: nix::sys::time::TimeVal| {
+                Duration::from_secs(t.tv_sec().max(0) as u64)
+                    + Duration::from_micros(t.tv_usec().max(0) as u64)
+            };
+            (
+                secs(usage.user_time()) + secs(usage.system_time()),
+                usage.max_rss().max(0) as u64,
+            )
+        }
+        Err(_) => (Duration::ZERO, 0),
+    };
+    let ok = status.map(|s| s.success()).unwrap_or(false);
+    println!(
+        "MEASURE {} {} {} {}",
+        wall.as_micros(),
+        cpu.as_micros(),
+        max_rss_kb,
+        u8::from(ok)
+    );
+}
+
+enum Tool<'a> {
+    Clobscript,
+    Python(&'a Path),
+}
+
+struct Bench<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    root: &'a Path,
+    state: &'a Path,
+}
+
+impl Bench<'_> {
+    fn start_sim(&self, open: usize) -> SimServer {
+        let config = SimConfig {
+            open_orders: Some(open),
+            seed: 7,
+            credentials: Credentials {
+                address: KEY_ADDRESS.to_owned(),
+                ..clobscript::sim::demo_credentials()
+            },
+            ..SimConfig::default()
+        };
+        self.runtime
+            .block_on(SimServer::start(config))
+            .expect("the simulator starts")
+    }
+
+    /// The command line, environment included, that points a tool at `sim`.
+    fn command(&self, sim: &SimServer, program: &str, args: &[&str]) -> Command {
+        let credentials = sim.credentials();
+        let mut command = Command::new(std::env::current_exe().expect("the bench binary"));
+        command
+            .arg("--measure")
+            .arg(program)
+            .args(args)
+            .current_dir(self.root)
+            .env("CLOB_HOST", sim.url())
+            .env("POLY_API_KEY", &credentials.api_key)
+            .env("POLY_API_SECRET", credentials.secret.expose())
+            .env("POLY_PASSPHRASE", credentials.passphrase.expose())
+            .env("POLY_ADDRESS", &credentials.address)
+            .env("BENCH_PRIVATE_KEY", PRIVATE_KEY)
+            .env("XDG_STATE_HOME", self.state)
+            .env("XDG_CONFIG_HOME", self.state)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn measure(&self, mut command: Command) -> (Usage, String) {
+        let output = command.output().expect("the wrapper runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let usage = stdout
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("MEASURE "))
+            .and_then(|line| {
+                let fields: Vec<u64> = line
+                    .split_whitespace()
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                match fields[..] {
+                    [wall, cpu, rss, ok] => Some(Usage {
+                        wall: Duration::from_micros(wall),
+                        cpu: Duration::from_micros(cpu),
+                        max_rss_kb: rss,
+                        ok: ok == 1,
+                    }),
+                    _ => None,
+                }
+            })
+            .unwrap_or_default();
+        (usage, stderr)
+    }
+
+    fn cancel_stale(&self, open: usize, runs: usize, tool: Tool) {
+        let mut usages = Vec::with_capacity(runs);
+        let mut requests = Vec::with_capacity(runs);
+        let mut canceled_counts = Vec::with_capacity(runs);
+        let mut minimum = 0;
+        for _ in 0..runs {
+            let sim = self.start_sim(open);
+            let key = sim.credentials().api_key.clone();
+            let before = sim.open_order_ids_of(&key).len();
+            assert_eq!(before, open, "the simulator has the asked-for open orders");
+            let command = match tool {
+                Tool::Clobscript => self.command(
+                    &sim,
+                    BIN,
+                    &["run", "scripts/cancel_stale.rhai", "--arg", "minutes=30"],
+                ),
+                Tool::Python(python) => self.command(
+                    &sim,
+                    &python.to_string_lossy(),
+                    &["benches/py_cancel_stale.py"],
+                ),
+            };
+            let (usage, stderr) = self.measure(command);
+            if !usage.ok {
+                eprintln!("run failed:\n{stderr}");
+                std::process::exit(1);
+            }
+            let after = sim.open_order_ids_of(&key).len();
+            let canceled = before - after;
+            minimum = open.div_ceil(PAGE_SIZE) + canceled.div_ceil(MAX_CANCEL_IDS);
+            requests.push(sim.requests_served());
+            canceled_counts.push(canceled);
+            usages.push(usage);
+        }
+        usages.sort_by_key(|u| u.wall);
+        let median = usages[usages.len() / 2];
+        let max_rss = usages.iter().map(|u| u.max_rss_kb).max().unwrap_or(0);
+        let requests_text = if requests.iter().all(|&r| r == requests[0]) {
+            format!("{} ({minimum})", requests[0])
+        } else {
+            format!("{:?} ({minimum})", requests)
+        };
+        println!(
+            "{:>8} {:>5} {:>10} {:>10} {:>17} {:>9} {:>10}",
+            open,
+            runs,
+            format_duration(median.wall),
+            canceled_counts[canceled_counts.len() / 2],
+            requests_text,
+            format_duration(median.cpu),
+            format!("{:.0} MB", max_rss as f64 / 1024.0),
+        );
+    }
+
+    /// Process start to the first request the simulator sees (a one-call script), and the
+    /// whole run of an empty script.
+    fn startup(&self) {
+        let sim = self.start_sim(1_000);
+        let scripts = self.state.join("startup");
+        std::fs::create_dir_all(&scripts).expect("a scripts folder");
+        let one_call = scripts.join("one_call.rhai");
+        let empty = scripts.join("empty.rhai");
+        std::fs::write(&one_call, "open_orders(#{ id: \"0x00\" }).len()\n").expect("write");
+        std::fs::write(&empty, "\n").expect("write");
+
+        let mut first_request = Vec::new();
+        for _ in 0..15 {
+            let sim = self.start_sim(10);
+            let mut command = Command::new(BIN);
+            command
+                .args(["run", &one_call.to_string_lossy()])
+                .env("CLOB_HOST", sim.url())
+                .env("POLY_API_KEY", &sim.credentials().api_key)
+                .env("POLY_API_SECRET", sim.credentials().secret.expose())
+                .env("POLY_PASSPHRASE", sim.credentials().passphrase.expose())
+                .env("POLY_ADDRESS", &sim.credentials().address)
+                .env("XDG_STATE_HOME", self.state)
+                .env("XDG_CONFIG_HOME", self.state)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let start = Instant::now();
+            let status = command.status().expect("clobscript runs");
+            if let (true, Some(at)) = (status.success(), sim.first_request_at()) {
+                first_request.push(at.saturating_duration_since(start));
+            }
+        }
+        first_request.sort();
+        let mut empty_runs: Vec<Usage> = (0..15)
+            .map(|_| {
+                self.measure(self.command(&sim, BIN, &["run", &empty.to_string_lossy()]))
+                    .0
+            })
+            .collect();
+        empty_runs.sort_by_key(|u| u.wall);
+        match first_request.get(first_request.len() / 2) {
+            Some(median) => println!(
+                "process start to first request (one-call script, median of {}): {}",
+                first_request.len(),
+                format_duration(*median)
+            ),
+            None => println!("process start to first request: no run reached the simulator"),
+        }
+        let median = empty_runs[empty_runs.len() / 2];
+        println!(
+            "empty script, whole process (median of {}): {}, peak RSS {:.0} MB",
+            empty_runs.len(),
+            format_duration(median.wall),
+            median.max_rss_kb as f64 / 1024.0
+        );
+    }
+
+    /// Time spent inside a script filtering `open` orders, full maps and lean ones.
+    fn filter_cost(&self, open: usize) {
+        let sim = self.start_sim(open);
+        let script = self.state.join("filter.rhai");
+        std::fs::write(
+            &script,
+            r#"let cutoff = now() - minutes(30);
+let full = open_orders();
+let t = timestamp();
+let stale = full.filter(|o| o.created_at < cutoff);
+let full_ms = t.elapsed * 1000.0;
+full = ();
+stale = ();
+let lean = open_orders(#{ fields: ["created_at"] });
+let t = timestamp();
+let stale = lean.filter(|o| o.created_at < cutoff);
+let lean_ms = t.elapsed * 1000.0;
+let t = timestamp();
+lean.retain(|o| o.created_at < cutoff);
+let retain_ms = t.elapsed * 1000.0;
+print(`FILTER ${full_ms} ${lean_ms} ${retain_ms}`);
+"#,
+        )
+        .expect("write the filter script");
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let mut command = self.command(&sim, BIN, &["run", &script.to_string_lossy()]);
+            command.arg("--dry-run");
+            let output = command.output().expect("the wrapper runs");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let line = stdout
+                .lines()
+                .chain(stderr.lines())
+                .find_map(|l| l.trim().strip_prefix("FILTER ").map(str::to_owned));
+            if let Some(line) = line {
+                let ms: Vec<f64> = line
+                    .split_whitespace()
+                    .filter_map(|v| v.parse().ok())
+                    .collect();
+                times.push(ms);
+            }
+        }
+        times.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        match times.get(times.len() / 2) {
+            Some(ms) if ms.len() == 3 => println!(
+                "filtering {open} orders in a script (median of {}): filter {:.0} ms on full maps, {:.0} ms on lean maps (fields: [\"created_at\"]), retain {:.0} ms",
+                times.len(),
+                ms[0],
+                ms[1],
+                ms[2]
+            ),
+            _ => println!("filtering {open} orders: the script did not report its timings"),
+        }
+    }
+}
+
+fn format_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}

@@ -220,6 +220,9 @@ pub struct SimArgs {
     /// Number of generated orders.
     #[arg(long, value_name = "N", default_value_t = 3000)]
     pub orders: usize,
+    /// Generate until the primary account has exactly N open orders (instead of --orders).
+    #[arg(long, value_name = "N", conflicts_with = "fixture")]
+    pub open_orders: Option<usize>,
     /// Seed for generated data and injected failures.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,

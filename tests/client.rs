@@ -249,6 +249,12 @@ async fn open_orders_fetches_every_page_at_every_page_size() {
         assert_eq!(progress.len(), pages, "page size {page_size}");
         assert_eq!(progress.last().map(|p| p.items), Some(expected.len()));
         assert_eq!(client.stats().requests, pages as u64);
+        // Pages are requested ahead of parsing; still never one the cursors did not name.
+        assert_eq!(
+            server.requests_served(),
+            pages as u64,
+            "page size {page_size}"
+        );
         assert!(orders.iter().all(|o| o.status == "LIVE"));
     }
 }

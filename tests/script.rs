@@ -636,3 +636,103 @@ fn run_once_works_from_a_blocking_task_as_the_scheduler_calls_it() {
     );
     assert_eq!(outcome.summary.canceled, 0);
 }
+
+#[test]
+fn open_orders_with_fields_returns_lean_maps_of_the_same_orders() {
+    let exchange = Exchange::generated(2000);
+    let script = exchange.script(
+        "lean.rhai",
+        r#"let full = open_orders();
+let lean = open_orders(#{ fields: ["created_at", "price"] });
+#{
+    same_ids: full.map(|o| o.id) == lean.map(|o| o.id),
+    same_times: full.map(|o| o.created_at) == lean.map(|o| o.created_at),
+    keys: lean[0].keys(),
+    count: lean.len(),
+}
+"#,
+    );
+    let out = exchange
+        .clobscript()
+        .args(["run", "--json"])
+        .arg(&script)
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let value = out.json();
+    let key = exchange.sim().credentials().api_key.clone();
+    assert_eq!(
+        value["count"],
+        exchange.sim().open_order_ids_of(&key).len(),
+        "{value}"
+    );
+    assert_eq!(value["same_ids"], true);
+    assert_eq!(value["same_times"], true);
+    assert_eq!(
+        value["keys"],
+        serde_json::json!(["created_at", "id", "price"])
+    );
+}
+
+#[test]
+fn an_unknown_order_field_is_refused_with_a_suggestion() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script(
+        "fields.rhai",
+        "cancel_orders(open_orders(#{ fields: [\"prise\"] }))\n",
+    );
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("open_orders: `prise` is not an order field")
+            && out.stderr.contains("did you mean `price`?"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(exchange.statuses(), before, "nothing was canceled");
+}
+
+#[test]
+fn cancel_stale_at_scale_makes_exactly_the_minimum_requests() {
+    let exchange = Exchange::start(clobscript::sim::SimConfig {
+        open_orders: Some(7_000),
+        ..clobscript::sim::SimConfig::default()
+    });
+    let key = exchange.sim().credentials().api_key.clone();
+    let open_before = exchange.sim().open_order_ids_of(&key);
+    let served_before = exchange.sim().requests_served();
+    let out = exchange
+        .clobscript()
+        .args([
+            "run",
+            &playbook("cancel_stale"),
+            "--json",
+            "--arg",
+            "minutes=30",
+        ])
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let open_after = exchange.sim().open_order_ids_of(&key);
+    let canceled = open_before.len() - open_after.len();
+    assert_eq!(
+        out.json()["canceled"].as_array().map(Vec::len),
+        Some(canceled)
+    );
+    assert!(canceled > 3000, "several cancel batches: {canceled}");
+    // Pages are fetched ahead of parsing, but only the pages the cursors name.
+    let minimum = open_before.len().div_ceil(500) + canceled.div_ceil(3000);
+    assert_eq!(
+        exchange.sim().requests_served() - served_before,
+        minimum as u64
+    );
+    let cutoff = unix_now() - 30 * 60;
+    for order in exchange.sim().orders_of(&key) {
+        if open_after.contains(&order.id) {
+            assert!(
+                order.created_at >= cutoff - 5,
+                "a stale order is still open"
+            );
+        }
+    }
+}

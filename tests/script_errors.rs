@@ -425,7 +425,7 @@ fn a_misspelled_filter_is_refused_rather_than_widening_the_selection() {
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
         out.stderr.starts_with(
-            "error: open_orders: unknown filter `markt` (known: market, asset_id, id); did you mean `market`?"
+            "error: open_orders: unknown filter `markt` (known: market, asset_id, id, fields); did you mean `market`?"
         ),
         "{}",
         out.stderr

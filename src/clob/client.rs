@@ -12,6 +12,7 @@ use futures_util::{StreamExt as _, stream};
 use reqwest::header::{self, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::de::{DeserializeOwned, IgnoredAny};
+use tokio_util::task::AbortOnDropHandle;
 
 use super::auth::{Credentials, SigningKey};
 use super::pagination::{Cursors, Next};
@@ -19,7 +20,7 @@ use super::retry::{is_retryable_status, jitter, parse_retry_after};
 use super::types::{
     CancelMarketRequest, CancelOrderRequest, CancelResponse, ErrorBody, HeartbeatRequest,
     HeartbeatResponse, MAX_CANCEL_IDS, MidpointResponse, OpenOrder, OrderBook, OrderScoring, Page,
-    PriceResponse, SpreadResponse, TickSizeResponse, Trade, messages,
+    PageCursor, PriceResponse, SpreadResponse, TickSizeResponse, Trade, messages,
 };
 
 pub use super::error::ClobError;
@@ -192,6 +193,7 @@ impl fmt::Debug for Client {
 }
 
 /// One request as the client describes it before sending.
+#[derive(Clone)]
 struct Call {
     method: Method,
     /// The URL path, which is also what gets signed (never the query).
@@ -302,7 +304,13 @@ impl Client {
         let signer = config.credentials.as_ref().map(Signer::new).transpose()?;
         let mut default_headers = header::HeaderMap::new();
         default_headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if url.scheme() == "http" {
+            // Plain HTTP (the simulator, a local proxy) never needs the system's root
+            // certificates, and reading them costs several milliseconds at startup.
+            builder = builder.tls_certs_only([]);
+        }
+        let http = builder
             .user_agent(USER_AGENT)
             .default_headers(default_headers)
             .timeout(config.timeout)
@@ -411,14 +419,37 @@ impl Client {
         filter: &OrderFilter,
         on_page: &mut (dyn FnMut(PageProgress) + Send),
     ) -> Result<Vec<OpenOrder>, ClobError> {
-        let template = Call::new(Method::GET, "/data/orders")
+        let mut orders: Vec<OpenOrder> = self
+            .paginate(Self::open_orders_call(filter), on_page)
+            .await?;
+        orders.iter_mut().for_each(normalise_order);
+        Ok(orders)
+    }
+
+    /// `GET /data/orders` page by page: every open order matching the filter, handed to
+    /// `on_page` one page at a time (normalised as [`Client::open_orders`] does) and not kept.
+    /// For callers that turn orders into something else, so two copies of a large listing are
+    /// never alive at once.
+    pub async fn open_orders_each(
+        &self,
+        filter: &OrderFilter,
+        on_page: &mut (dyn FnMut(Vec<OpenOrder>) + Send),
+    ) -> Result<(), ClobError> {
+        self.paginate_each(Self::open_orders_call(filter), &mut |mut page: Vec<
+            OpenOrder,
+        >| {
+            page.iter_mut().for_each(normalise_order);
+            on_page(page);
+        })
+        .await
+    }
+
+    fn open_orders_call(filter: &OrderFilter) -> Call {
+        Call::new(Method::GET, "/data/orders")
             .signed()
             .filter("id", filter.id.as_deref())
             .filter("market", filter.market.as_deref())
-            .filter("asset_id", filter.asset_id.as_deref());
-        let mut orders: Vec<OpenOrder> = self.paginate(template, on_page).await?;
-        orders.iter_mut().for_each(normalise_order);
-        Ok(orders)
+            .filter("asset_id", filter.asset_id.as_deref())
     }
 
     /// `GET /data/trades`: every trade matching the filter, all pages.
@@ -669,35 +700,58 @@ impl Client {
     }
 
     /// Fetches every page of a listing. Each page is retried on its own.
-    async fn paginate<T: DeserializeOwned>(
+    /// Fetches every page into one list, reporting progress after each page.
+    async fn paginate<T: DeserializeOwned + Send>(
         &self,
         template: Call,
         on_page: &mut (dyn FnMut(PageProgress) + Send),
     ) -> Result<Vec<T>, ClobError> {
-        let mut cursors = Cursors::new();
         let mut items: Vec<T> = Vec::new();
-        let mut call = template;
-        call.query
-            .push(("next_cursor", cursors.current().to_owned()));
         let mut pages = 0;
-        loop {
-            let page: Page<T> = self.fetch(&call).await?;
+        self.paginate_each(template, &mut |page: Vec<T>| {
             pages += 1;
             if items.is_empty() {
-                items = page.data;
+                items = page;
             } else {
-                items.extend(page.data);
+                items.extend(page);
             }
             on_page(PageProgress {
                 pages,
                 items: items.len(),
             });
-            match cursors.advance(&page.next_cursor) {
-                Ok(Next::Done) => return Ok(items),
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Walks the pages in cursor order and hands each page's rows to `sink` as it arrives, so
+    /// a caller that converts rows keeps no copy of earlier pages. A failed page is retried on
+    /// its own (see [`Client::execute`]).
+    ///
+    /// Each answer's cursor is read first (a cheap pass that skips the rows); when there is a
+    /// next page, its request goes out before this page's rows are parsed and handed over, so
+    /// the exchange and the network work while this process parses. It is only ever the page
+    /// the cursor names: no request is made that the plain sequential walk would not make.
+    async fn paginate_each<T: DeserializeOwned>(
+        &self,
+        template: Call,
+        sink: &mut (dyn FnMut(Vec<T>) + Send),
+    ) -> Result<(), ClobError> {
+        let mut cursors = Cursors::new();
+        let mut call = template;
+        call.query
+            .push(("next_cursor", cursors.current().to_owned()));
+        let mut answer = self.execute(&call, &mut Attempts::default()).await?;
+        loop {
+            let cursor: PageCursor = decode(&call, &answer)?;
+            let next = match cursors.advance(&cursor.next_cursor) {
+                Ok(Next::Done) => None,
                 Ok(Next::Fetch(cursor)) => {
-                    if let Some(slot) = call.query.last_mut() {
+                    let mut next = call.clone();
+                    if let Some(slot) = next.query.last_mut() {
                         slot.1 = cursor;
                     }
+                    Some(next)
                 }
                 Err(detail) => {
                     return Err(ClobError::Pagination {
@@ -705,7 +759,26 @@ impl Client {
                         detail,
                     });
                 }
-            }
+            };
+            // Aborted if this walk is dropped (an interrupted script) or fails first.
+            let prefetch = next.clone().map(|next| {
+                let client = self.clone();
+                AbortOnDropHandle::new(tokio::spawn(async move {
+                    client.execute(&next, &mut Attempts::default()).await
+                }))
+            });
+            let page: Page<T> = decode(&call, &answer)?;
+            sink(page.data);
+            let (Some(next), Some(prefetch)) = (next, prefetch) else {
+                return Ok(());
+            };
+            answer = prefetch.await.map_err(|e| ClobError::Connection {
+                endpoint: next.endpoint(),
+                host: self.inner.base.clone(),
+                detail: format!("the request task stopped: {e}"),
+                attempts: 1,
+            })??;
+            call = next;
         }
     }
 

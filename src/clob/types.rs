@@ -140,6 +140,13 @@ pub struct Page<T> {
     pub count: i64,
 }
 
+/// Only the cursor of a page: read before the rows, which serde skips without building them.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PageCursor {
+    #[serde(default, deserialize_with = "de_string")]
+    pub next_cursor: String,
+}
+
 /// The answer to every cancel endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelResponse {

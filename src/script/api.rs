@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, EvalAltResult, Map, NativeCallContext, Position};
+use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, NativeCallContext, Position};
 use serde_json::json;
 
 use super::engine::{HostRef, HostState};
@@ -140,12 +140,40 @@ fn known_keys(function: &str, map: &Map, allowed: &[&str]) -> Outcome<()> {
 }
 
 fn order_filter(function: &str, map: &Map) -> Outcome<OrderFilter> {
-    known_keys(function, map, &["market", "asset_id", "id"])?;
+    known_keys(function, map, &["market", "asset_id", "id", "fields"])?;
     Ok(OrderFilter {
         id: text_field(function, map, "id")?,
         market: text_field(function, map, "market")?,
         asset_id: text_field(function, map, "asset_id")?,
     })
+}
+
+/// The `fields` entry of an `open_orders` filter: an array of field names, or all fields.
+fn order_fields(function: &str, map: &Map) -> Outcome<convert::OrderFields> {
+    let Some(value) = map.get("fields") else {
+        return Ok(convert::OrderFields::ALL);
+    };
+    let Some(names) = value.read_lock::<Array>() else {
+        return Err(failure(format!(
+            "{function}: `fields` must be an array of field names such as [\"id\", \"created_at\"], not {}",
+            value.type_name()
+        )));
+    };
+    let names = names
+        .iter()
+        .map(|name| {
+            name.read_lock::<ImmutableString>()
+                .map(|s| s.to_string())
+                .ok_or_else(|| {
+                    failure(format!(
+                        "{function}: `fields` must hold field names (strings), not {}",
+                        name.type_name()
+                    ))
+                })
+        })
+        .collect::<Outcome<Vec<String>>>()?;
+    convert::OrderFields::select(names.iter().map(String::as_str))
+        .map_err(|e| failure(format!("{function}: {e}")))
 }
 
 fn trade_filter(map: &Map) -> Outcome<TradeFilter> {
@@ -194,11 +222,14 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<String>> {
         .collect()
 }
 
-fn dedup(ids: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::with_capacity(ids.len());
-    ids.into_iter()
-        .filter(|id| seen.insert(id.clone()))
-        .collect()
+fn dedup(mut ids: Vec<String>) -> Vec<String> {
+    let first: Vec<bool> = {
+        let mut seen = HashSet::with_capacity(ids.len());
+        ids.iter().map(|id| seen.insert(id.as_str())).collect()
+    };
+    let mut first = first.into_iter();
+    ids.retain(|_| first.next().unwrap_or(false));
+    ids
 }
 
 fn side(text: &str) -> Outcome<Side> {
@@ -330,44 +361,61 @@ impl HostState {
             return Ok(result);
         }
         let client = self.client()?;
-        let mut merged = CancelResponse::default();
-        for chunk in ids.chunks(MAX_CANCEL_IDS) {
-            let single = function == "cancel" && chunk.len() == 1;
-            let request = if single {
-                "DELETE /order"
-            } else {
-                "DELETE /orders"
-            };
+        if function == "cancel" && ids.len() == 1 {
             self.audit_or_stop(json!({
-                "phase": "sending", "function": function, "request": request, "ids": chunk,
+                "phase": "sending", "function": function, "request": "DELETE /order", "ids": ids,
             }))?;
-            let label = format!(
-                "canceling {} order{}",
-                chunk.len(),
-                super::safety::plural(chunk.len() as u64)
-            );
-            let result = if single {
-                self.request(function, Some(&label), client.cancel(&chunk[0]))
-            } else {
-                self.request(function, Some(&label), client.cancel_orders(chunk))
-            };
-            match result {
-                Ok(response) => {
-                    self.count(&response);
-                    self.audit_after(json!({
-                        "phase": "done", "function": function, "request": request,
-                        "canceled": response.canceled, "not_canceled": response.not_canceled,
-                    }));
-                    merged.canceled.extend(response.canceled);
-                    merged.not_canceled.extend(response.not_canceled);
-                }
-                Err(err) => {
-                    self.record_failure(function, request, &err);
-                    return Err(err);
-                }
+            return self.send_cancel(function, "DELETE /order", &ids, client.cancel(&ids[0]));
+        }
+        // Every request is in the audit log before any is sent; the client then sends the
+        // batches of at most 3000 ids a few at a time and merges the answers.
+        for chunk in ids.chunks(MAX_CANCEL_IDS) {
+            self.audit_or_stop(json!({
+                "phase": "sending", "function": function, "request": "DELETE /orders", "ids": chunk,
+            }))?;
+        }
+        self.send_cancel(function, "DELETE /orders", &ids, client.cancel_orders(&ids))
+    }
+
+    /// Sends prepared cancels, counts and audits what the exchange canceled — also when only
+    /// part of a multi-batch cancel got through — and converts the merged answer.
+    fn send_cancel(
+        &self,
+        function: &str,
+        request: &str,
+        ids: &[String],
+        work: impl Future<Output = Result<CancelResponse, ClobError>>,
+    ) -> Outcome<Map> {
+        let label = format!(
+            "canceling {} order{}",
+            ids.len(),
+            super::safety::plural(ids.len() as u64)
+        );
+        let work = async {
+            let result = work.await;
+            if let Err(ClobError::CancelIncomplete { partial, .. }) = &result {
+                self.count(partial);
+                self.audit_after(json!({
+                    "phase": "partial", "function": function, "request": request,
+                    "canceled": partial.canceled, "not_canceled": partial.not_canceled,
+                }));
+            }
+            result
+        };
+        match self.request(function, Some(&label), work) {
+            Ok(response) => {
+                self.count(&response);
+                self.audit_after(json!({
+                    "phase": "done", "function": function, "request": request,
+                    "canceled": response.canceled, "not_canceled": response.not_canceled,
+                }));
+                Ok(convert::cancel_response(response))
+            }
+            Err(err) => {
+                self.record_failure(function, request, &err);
+                Err(err)
             }
         }
-        Ok(convert::cancel_response(merged))
     }
 
     fn empty_result(&self) -> Map {
@@ -478,10 +526,13 @@ mod orders_api {
     }
 
     /// Open orders matching a filter: any of `market` (condition id), `asset_id` (token id)
-    /// and `id`.
+    /// and `id`. `fields` keeps only the named fields in each map (and always `id`): a map
+    /// of a few fields takes a third of the memory of a full one, which counts when an account
+    /// has tens of thousands of orders.
     ///
     /// ```rhai
     /// let mine = open_orders(#{ market: "0x5f…", asset_id: "7132…" });
+    /// let lean = open_orders(#{ fields: ["created_at", "market"] });
     /// ```
     #[rhai_fn(name = "open_orders", volatile, return_raw, global)]
     pub fn open_orders_where(
@@ -489,14 +540,25 @@ mod orders_api {
         filter: Map,
     ) -> Result<Array, Box<EvalAltResult>> {
         let state = host(&ctx)?;
+        let fields = order_fields("open_orders", &filter)?;
         let filter = order_filter("open_orders", &filter)?;
         let client = state.client()?;
-        let orders = state.request(
+        // Each page becomes script values as it arrives: the wire structs of one page at most
+        // live next to the maps.
+        let mut orders = Array::new();
+        let mut seen = convert::Interner::default();
+        state.request(
             "open_orders",
             Some("fetching open orders"),
-            client.open_orders(&filter),
+            client.open_orders_each(&filter, &mut |page| {
+                orders.reserve(page.len());
+                orders.extend(
+                    page.into_iter()
+                        .map(|o| Dynamic::from_map(convert::order_with(o, &mut seen, fields))),
+                );
+            }),
         )?;
-        Ok(convert::orders(orders))
+        Ok(orders)
     }
 
     /// One order by id, whatever its status (`LIVE`, `MATCHED`, `CANCELED`, ...).

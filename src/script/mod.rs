@@ -42,6 +42,7 @@
 
 mod api;
 mod args;
+mod arrays;
 mod check;
 mod convert;
 mod docs;

@@ -78,7 +78,9 @@ fn dropped_connection() -> Response {
 
 /// Counts the request, delays it, and applies its injected fault, if any.
 pub async fn inject(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
+    if shared.requests.fetch_add(1, Ordering::Relaxed) == 0 {
+        shared.first_request.get_or_init(std::time::Instant::now);
+    }
     if let Some(latency) = shared.latency {
         tokio::time::sleep(latency).await;
     }

@@ -32,6 +32,9 @@ pub fn second_account() -> Credentials {
 pub struct Generation {
     /// Orders of the primary account (every status); the second account gets a tenth as many.
     pub orders: usize,
+    /// When set, `orders` is ignored: the primary account gets orders until exactly this many
+    /// are open (the second account a tenth as many orders).
+    pub open_orders: Option<usize>,
     pub seed: u64,
     /// Unix seconds the history ends at.
     pub now: i64,
@@ -140,17 +143,30 @@ pub fn generate(spec: &Generation) -> ExchangeData {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let tokens = markets(&mut rng);
     let mut accounts = vec![spec.primary.clone()];
-    let mut counts = vec![spec.orders];
+    // About three in four generated orders are open (see `order`).
+    let primary = spec
+        .open_orders
+        .map_or(spec.orders, |open| open.saturating_mul(4).div_ceil(3));
+    let mut counts = vec![primary];
     if let Some(second) = &spec.second {
         accounts.push(second.clone());
-        counts.push(spec.orders.div_ceil(10));
+        counts.push(primary.div_ceil(10));
     }
     let total: usize = counts.iter().sum();
     let mut orders = Vec::with_capacity(total);
     // About 0.4 fills per order (see `order`); a little headroom avoids a reallocation.
     let mut trades = Vec::with_capacity(total / 2);
     for (account, &count) in counts.iter().enumerate() {
-        for _ in 0..count {
+        let mut open = 0;
+        let mut made = 0;
+        loop {
+            let done = match (account, spec.open_orders) {
+                (0, Some(target)) => open >= target,
+                _ => made >= count,
+            };
+            if done {
+                break;
+            }
             let order = order(
                 &mut rng,
                 spec,
@@ -159,6 +175,8 @@ pub fn generate(spec: &Generation) -> ExchangeData {
                 account,
                 &mut trades,
             );
+            made += 1;
+            open += usize::from(order.status.is_open());
             orders.push(order);
         }
     }
@@ -365,6 +383,7 @@ mod tests {
     fn spec(orders: usize, seed: u64) -> Generation {
         Generation {
             orders,
+            open_orders: None,
             seed,
             now: 1_750_000_000,
             primary: demo_credentials(),
@@ -380,6 +399,23 @@ mod tests {
         assert_eq!(ids(&a), ids(&b));
         assert_eq!(a.trades, b.trades);
         assert_ne!(ids(&a), ids(&generate(&spec(500, 8))));
+    }
+
+    #[test]
+    fn open_orders_asks_for_an_exact_number_of_open_orders() {
+        let data = generate(&Generation {
+            open_orders: Some(1234),
+            ..spec(0, 7)
+        });
+        let open = |account| {
+            data.orders
+                .iter()
+                .filter(|o| o.account == account && o.status.is_open())
+                .count()
+        };
+        assert_eq!(open(0), 1234);
+        assert!(data.orders.iter().any(|o| !o.status.is_open()));
+        assert!(open(1) > 0, "the second account still gets orders");
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct SimConfig {
     /// Generated orders of the primary account (every status); the second account gets a
     /// tenth as many. Ignored with a fixture.
     pub orders: usize,
+    /// Instead of `orders`: generate until the primary account has exactly this many open
+    /// orders (benchmarks size their runs by open orders).
+    pub open_orders: Option<usize>,
     /// Seed of generated data and of injected failures.
     pub seed: u64,
     /// Load the state from this JSON file instead of generating it.
@@ -86,6 +89,7 @@ impl Default for SimConfig {
         Self {
             port: 0,
             orders: 3000,
+            open_orders: None,
             seed: 1,
             fixture: None,
             credentials: demo_credentials(),
@@ -161,6 +165,7 @@ impl SimServer {
                 let second = second_account();
                 generate::generate(&generate::Generation {
                     orders: config.orders,
+                    open_orders: config.open_orders,
                     seed: config.seed,
                     now: clock.now(),
                     second: (second.api_key != config.credentials.api_key).then_some(second),
@@ -324,6 +329,11 @@ impl SimServer {
         self.shared.requests.load(Ordering::Relaxed)
     }
 
+    /// When the first request reached the simulator, if one has.
+    pub fn first_request_at(&self) -> Option<std::time::Instant> {
+        self.shared.first_request.get().copied()
+    }
+
     /// Failures injected so far by `fail_rate`.
     pub fn faults_injected(&self) -> FaultCounts {
         FaultCounts {
@@ -376,6 +386,7 @@ pub fn config_from_args(args: &SimArgs) -> SimConfig {
     SimConfig {
         port: args.port,
         orders: args.orders,
+        open_orders: args.open_orders,
         seed: args.seed,
         fixture: args.fixture.clone(),
         credentials: Credentials {

@@ -34,6 +34,8 @@ pub struct Shared {
     pub faults: Option<Mutex<FaultInjector>>,
     pub limiter: Option<Mutex<RateLimiter>>,
     pub requests: AtomicU64,
+    /// When the first request arrived (benchmarks measure process start to first request).
+    pub first_request: std::sync::OnceLock<std::time::Instant>,
     /// Requests answered with an injected 500/503 before anything happened.
     pub faults_rejected: AtomicU64,
     /// Requests whose change was applied but whose response was lost.
@@ -76,6 +78,7 @@ impl Shared {
                 .rate_limit
                 .then(|| Mutex::new(RateLimiter::default())),
             requests: AtomicU64::new(0),
+            first_request: std::sync::OnceLock::new(),
             faults_rejected: AtomicU64::new(0),
             faults_lost: AtomicU64::new(0),
         }

@@ -1,0 +1,219 @@
+//! Faster `filter` and `retain` for arrays, the two calls every playbook makes on listings of
+//! thousands of orders.
+//!
+//! The standard library's versions try each element's call in several shapes (the element as
+//! `this`, then as the first argument, then with its index) and build an error for every shape
+//! that does not fit — for the usual `|o| ...` closure that is one discarded error per element.
+//! These versions work out the shape on the first element and reuse it, and `retain` removes in
+//! one pass instead of shifting the array for every element it drops. Results and errors are
+//! the standard library's: same elements, same order, the same `ErrorInFunctionCall` wrapping.
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, EvalAltResult, FnPtr, INT, NativeCallContext, Position};
+
+/// How the predicate takes an element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// `|| this...`: the element bound to `this`.
+    This,
+    /// `|o| ...` or a function of one parameter.
+    Arg,
+    /// `|o, i| ...`: the element and its index.
+    ArgIndex,
+}
+
+/// The standard library's order of attempts.
+const SHAPES: [Shape; 3] = [Shape::This, Shape::Arg, Shape::ArgIndex];
+
+struct Predicate<'a> {
+    caller: &'static str,
+    ctx: &'a NativeCallContext<'a>,
+    f: &'a FnPtr,
+    shape: Option<Shape>,
+}
+
+impl<'a> Predicate<'a> {
+    fn new(caller: &'static str, ctx: &'a NativeCallContext<'a>, f: &'a FnPtr) -> Self {
+        Predicate {
+            caller,
+            ctx,
+            f,
+            shape: None,
+        }
+    }
+
+    fn call(&self, shape: Shape, item: &mut Dynamic, index: usize) -> RhaiResult {
+        let index = || Dynamic::from_int(INT::try_from(index).unwrap_or(INT::MAX));
+        match shape {
+            Shape::This => self.f.call_raw(self.ctx, Some(item), []),
+            Shape::Arg => self.f.call_raw(self.ctx, None, [item.clone()]),
+            Shape::ArgIndex => self.f.call_raw(self.ctx, None, [item.clone(), index()]),
+        }
+    }
+
+    /// Whether `item` passes; the first call settles the shape.
+    fn test(&mut self, item: &mut Dynamic, index: usize) -> Result<bool, Box<EvalAltResult>> {
+        let result = match self.shape {
+            Some(shape) => self.call(shape, item, index),
+            None => self.first(item, index),
+        };
+        result
+            .map(|value| value.as_bool().unwrap_or(false))
+            .map_err(|err| {
+                EvalAltResult::ErrorInFunctionCall(
+                    self.caller.to_owned(),
+                    self.ctx.call_source().unwrap_or("").to_owned(),
+                    err,
+                    Position::NONE,
+                )
+                .into()
+            })
+    }
+
+    fn first(&mut self, item: &mut Dynamic, index: usize) -> RhaiResult {
+        let mut last = None;
+        for shape in SHAPES {
+            match self.call(shape, item, index) {
+                Ok(value) => {
+                    self.shape = Some(shape);
+                    return Ok(value);
+                }
+                // Only a mismatch of the predicate's own signature means "try another shape";
+                // a missing function called inside the predicate is the script's error.
+                Err(err) if self.is_shape_mismatch(&err) => last = Some(err),
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            EvalAltResult::ErrorRuntime("no way to call the predicate".into(), Position::NONE)
+                .into()
+        }))
+    }
+
+    fn is_shape_mismatch(&self, err: &EvalAltResult) -> bool {
+        matches!(err, EvalAltResult::ErrorFunctionNotFound(signature, ..)
+            if signature.starts_with(self.f.fn_name()))
+    }
+}
+
+#[export_module]
+pub(crate) mod arrays_api {
+    use super::*;
+
+    /// A new array of the elements for which `predicate` returns `true`.
+    #[rhai_fn(name = "filter", return_raw, global)]
+    pub fn filter(
+        ctx: NativeCallContext,
+        array: &mut Array,
+        predicate: FnPtr,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        let mut test = Predicate::new("filter", &ctx, &predicate);
+        let mut kept = Array::new();
+        for (index, item) in array.iter_mut().enumerate() {
+            if test.test(item, index)? {
+                kept.push(item.clone());
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Keeps the elements for which `predicate` returns `true` and returns the others.
+    #[rhai_fn(name = "retain", return_raw, global)]
+    pub fn retain(
+        ctx: NativeCallContext,
+        array: &mut Array,
+        predicate: FnPtr,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        let mut test = Predicate::new("retain", &ctx, &predicate);
+        let mut verdicts = Vec::with_capacity(array.len());
+        for (index, item) in array.iter_mut().enumerate() {
+            verdicts.push(test.test(item, index)?);
+        }
+        let mut removed = Array::new();
+        let mut kept = Array::with_capacity(verdicts.iter().filter(|keep| **keep).count());
+        for (item, keep) in array.drain(..).zip(verdicts) {
+            if keep {
+                kept.push(item);
+            } else {
+                removed.push(item);
+            }
+        }
+        *array = kept;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rhai::{Engine, exported_module};
+
+    fn eval_with(engine: &Engine, script: &str) -> String {
+        match engine.eval::<rhai::Dynamic>(script) {
+            Ok(value) => value.to_string(),
+            Err(err) => format!("error: {err}"),
+        }
+    }
+
+    /// The script's result with these versions, checked against the standard library's.
+    fn eval(script: &str) -> String {
+        let mut ours = Engine::new();
+        ours.register_global_module(exported_module!(super::arrays_api).into());
+        let result = eval_with(&ours, script);
+        let standard = eval_with(&Engine::new(), script);
+        assert_eq!(
+            result, standard,
+            "differs from the standard library: {script}"
+        );
+        result
+    }
+
+    #[test]
+    fn filter_takes_every_shape_of_predicate_the_standard_library_takes() {
+        assert_eq!(eval("[1, 2, 3, 4].filter(|x| x > 2)"), "[3, 4]");
+        assert_eq!(eval("[1, 2, 3, 4].filter(|| this > 2)"), "[3, 4]");
+        assert_eq!(eval("[5, 6, 7].filter(|x, i| i != 1 && x > 0)"), "[5, 7]");
+        assert_eq!(
+            eval("fn big(x) { x > 10 } [3, 30, 300].filter(\"big\")"),
+            "[30, 300]"
+        );
+        assert_eq!(eval("let n = 2; [1, 2, 3].filter(|x| x >= n)"), "[2, 3]");
+        assert_eq!(eval("[].filter(|x| x)"), "[]");
+        assert_eq!(eval("[1, 2].filter(|x| 42)"), "[]", "not a bool is false");
+        assert!(eval("[5, 6].filter(|i| this > 5)").starts_with("error:"));
+    }
+
+    #[test]
+    fn retain_keeps_the_passing_elements_in_order_and_returns_the_rest() {
+        assert_eq!(
+            eval("let a = [1, 2, 3, 4, 5, 6]; let gone = a.retain(|x| x % 2 == 0); `${a} ${gone}`"),
+            "[2, 4, 6] [1, 3, 5]"
+        );
+        assert_eq!(
+            eval("let a = [#{n: 1}, #{n: 9}]; a.retain(|| this.n > 5); a"),
+            "[#{\"n\": 9}]"
+        );
+        assert_eq!(
+            eval("let a = [3, 1, 2]; a.retain(|x, i| i > 0); a"),
+            "[1, 2]"
+        );
+    }
+
+    #[test]
+    fn an_error_inside_the_predicate_is_reported_not_taken_for_a_shape_mismatch() {
+        let message = eval("[1, 2].filter(|x| no_such_function(x))");
+        assert!(message.contains("no_such_function"), "{message}");
+        let message = eval("[1, 2].retain(|x| x.missing_method())");
+        assert!(message.contains("missing_method"), "{message}");
+        let message = eval("[1].filter(|a, b, c| true)");
+        assert!(message.starts_with("error:"), "{message}");
+    }
+
+    #[test]
+    fn maps_of_orders_filter_like_the_standard_library() {
+        let script = "let orders = [#{id: \"a\", created_at: 10}, #{id: \"b\", created_at: 99}];
+                      let old = orders.filter(|o| o.created_at < 50);
+                      old[0].id = \"changed\";
+                      `${old.len()} ${orders[0].id}`";
+        assert_eq!(eval(script), "1 a", "filtered elements are copies");
+    }
+}
