@@ -50,6 +50,8 @@ impl FnDoc {
 #[derive(Clone, Debug)]
 pub struct AreaDoc {
     pub name: String,
+    /// The heading the reference gives it (`Orders and trades`).
+    pub title: String,
     pub doc: String,
     pub functions: Vec<FnDoc>,
 }
@@ -159,6 +161,7 @@ pub(crate) fn areas() -> Vec<AreaDoc> {
             functions.sort_by_cached_key(|f| (f.name.clone(), f.params.len(), f.signature()));
             Some(AreaDoc {
                 name: area.name.to_owned(),
+                title: area.title.to_owned(),
                 doc: clean_comment(&[module.doc]),
                 functions,
             })
@@ -176,11 +179,7 @@ pub(crate) fn markdown(areas: &[AreaDoc]) -> String {
          `sort`, `reduce`, maps, ...) is documented at <https://rhai.rs/book/>.\n",
     );
     for area in areas {
-        let title = AREAS
-            .iter()
-            .find(|a| a.name == area.name)
-            .map_or(area.name.as_str(), |a| a.title);
-        let _ = write!(out, "\n## {title}\n");
+        let _ = write!(out, "\n## {}\n", area.title);
         if !area.doc.is_empty() {
             let _ = write!(out, "\n{}\n", area.doc);
         }
