@@ -48,6 +48,12 @@ const SOURCE_NAME: &str = "<repl>";
 /// Rhai counts lines in 16 bits; past this many, the transcript starts afresh.
 const MAX_TRANSCRIPT_LINES: usize = 60_000;
 
+/// Keys of one map variable offered for completion after `name.`.
+const MAX_COMPLETED_KEYS: usize = 500;
+
+/// What a piped session says when Ctrl-C ends it.
+const STOPPED: &str = "interrupted: the rest of the input was not run";
+
 /// Entries kept in the history file.
 const HISTORY_SIZE: usize = 2000;
 
@@ -253,6 +259,7 @@ impl Repl {
                 }
             }
             if self.stopped.load(Ordering::SeqCst) {
+                complain(STOPPED);
                 return Exit::Interrupted;
             }
         }
@@ -261,6 +268,7 @@ impl Repl {
             note(self.step(&pending), &mut last_failure);
         }
         if self.stopped.load(Ordering::SeqCst) {
+            complain(STOPPED);
             return Exit::Interrupted;
         }
         last_failure.unwrap_or(Exit::Success)
@@ -391,8 +399,15 @@ impl Repl {
                 continue;
             }
             variables.push(name.to_owned());
+            // Only keys that can follow a `.`; a map keyed by order ids has none.
             if let Some(map) = value.read_lock::<Map>() {
-                map_keys.insert(name.to_owned(), map.keys().map(|k| k.to_string()).collect());
+                let keys = map
+                    .keys()
+                    .filter(|k| is_identifier(k))
+                    .take(MAX_COMPLETED_KEYS)
+                    .map(|k| k.to_string())
+                    .collect();
+                map_keys.insert(name.to_owned(), keys);
             }
         }
         let functions = self
@@ -416,6 +431,10 @@ impl Repl {
     fn help(&self, name: &str) -> Result<(), Exit> {
         if name.is_empty() {
             say(&self.overview());
+            return Ok(());
+        }
+        if name.starts_with(':') {
+            say(COMMAND_HELP);
             return Ok(());
         }
         let name = name.trim_end_matches("()");
@@ -602,11 +621,14 @@ fn watch_interrupts(
 ) {
     let on_interrupt = move || {
         if running.load(Ordering::SeqCst) {
-            interrupt.trigger(StopReason::Interrupted);
+            // Marked before the trigger wakes the line, so the session sees it when the line
+            // returns.
             if !interactive {
                 stopped.store(true, Ordering::SeqCst);
             }
+            interrupt.trigger(StopReason::Interrupted);
         } else if !interactive {
+            complain(STOPPED);
             std::process::exit(Exit::Interrupted.code());
         }
     };
@@ -633,6 +655,11 @@ fn watch_interrupts(
             on_interrupt();
         }
     });
+}
+
+fn is_identifier(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Closures are compiled to functions named `anon$…`; they are kept (a variable may hold one)
