@@ -310,7 +310,7 @@ fn help_lists_every_function_by_area_and_help_name_shows_its_doc() {
         .nth(1)
         .expect("the details follow the overview");
     assert!(
-        detail.contains("cancel(id: string) -> map") && detail.contains(cancel.summary()),
+        detail.contains("cancel(id: string) -> map") && detail.contains(&cancel.summary()),
         "{detail}"
     );
     assert!(

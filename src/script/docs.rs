@@ -40,9 +40,19 @@ impl FnDoc {
         }
     }
 
-    /// The first sentence of the doc comment, for one-line listings.
-    pub fn summary(&self) -> &str {
-        self.doc.lines().next().unwrap_or("")
+    /// The first sentence of the doc comment (its lines joined), for one-line listings.
+    pub fn summary(&self) -> String {
+        let paragraph = self
+            .doc
+            .lines()
+            .map(str::trim)
+            .take_while(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match paragraph.find(". ") {
+            Some(end) => paragraph[..=end].to_owned(),
+            None => paragraph,
+        }
     }
 }
 
@@ -207,6 +217,22 @@ pub(crate) fn markdown(areas: &[AreaDoc]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_is_the_whole_first_sentence() {
+        let f = FnDoc {
+            area: "cancels".into(),
+            name: "cancel_orders".into(),
+            params: Vec::new(),
+            returns: "map".into(),
+            doc: "Cancels many orders (at most 3000 ids each) and merges\nthe results. Then more.\n\nDetails."
+                .into(),
+        };
+        assert_eq!(
+            f.summary(),
+            "Cancels many orders (at most 3000 ids each) and merges the results."
+        );
+    }
 
     #[test]
     fn comments_and_types_are_cleaned_for_readers() {
