@@ -62,8 +62,8 @@ fn strings(items: Vec<String>) -> Dynamic {
     Dynamic::from_array(items.into_iter().map(Dynamic::from).collect())
 }
 
-/// The fields of an order map (what [`order`] builds), for REPL completion after a `.`.
-pub(crate) const ORDER_FIELDS: &[&str] = &[
+/// The fields of an order map, in the exchange's order.
+pub const ORDER_FIELDS: [&str; 15] = [
     "id",
     "status",
     "owner",
@@ -79,28 +79,6 @@ pub(crate) const ORDER_FIELDS: &[&str] = &[
     "expiration",
     "created_at",
     "associate_trades",
-];
-
-/// The fields of a trade map (what [`trade`] builds), for REPL completion after a `.`.
-pub(crate) const TRADE_FIELDS: &[&str] = &[
-    "id",
-    "taker_order_id",
-    "market",
-    "asset_id",
-    "side",
-    "size",
-    "fee_rate_bps",
-    "price",
-    "status",
-    "match_time",
-    "last_update",
-    "outcome",
-    "owner",
-    "maker_address",
-    "transaction_hash",
-    "bucket_index",
-    "trader_side",
-    "maker_orders",
 ];
 
 /// One order as a map with the exchange's field names.
@@ -145,6 +123,28 @@ fn maker_order(m: MakerOrder, seen: &mut Interner) -> Dynamic {
         ("side".into(), seen.get(&m.side)),
     ]))
 }
+
+/// The fields of a trade map (what [`trade`] builds), for REPL completion after a `.`.
+pub(crate) const TRADE_FIELDS: &[&str] = &[
+    "id",
+    "taker_order_id",
+    "market",
+    "asset_id",
+    "side",
+    "size",
+    "fee_rate_bps",
+    "price",
+    "status",
+    "match_time",
+    "last_update",
+    "outcome",
+    "owner",
+    "maker_address",
+    "transaction_hash",
+    "bucket_index",
+    "trader_side",
+    "maker_orders",
+];
 
 /// One trade as a map with the exchange's field names.
 pub(crate) fn trade(t: Trade, seen: &mut Interner) -> Map {
@@ -347,7 +347,10 @@ mod tests {
             fields
         };
         let mut seen = Interner::default();
-        assert_eq!(keys(order(sample_order(), &mut seen)), sorted(ORDER_FIELDS));
+        assert_eq!(
+            keys(order(sample_order(), &mut seen)),
+            sorted(&ORDER_FIELDS[..])
+        );
         let trade_value: Trade = serde_json::from_str(r#"{"id":"t1"}"#).expect("trade parses");
         assert_eq!(keys(trade(trade_value, &mut seen)), sorted(TRADE_FIELDS));
     }
