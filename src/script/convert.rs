@@ -168,6 +168,28 @@ fn maker_order(m: MakerOrder, seen: &mut Interner) -> Dynamic {
     ]))
 }
 
+/// The fields of a trade map (what [`trade`] builds), for REPL completion after a `.`.
+pub(crate) const TRADE_FIELDS: &[&str] = &[
+    "id",
+    "taker_order_id",
+    "market",
+    "asset_id",
+    "side",
+    "size",
+    "fee_rate_bps",
+    "price",
+    "status",
+    "match_time",
+    "last_update",
+    "outcome",
+    "owner",
+    "maker_address",
+    "transaction_hash",
+    "bucket_index",
+    "trader_side",
+    "maker_orders",
+];
+
 /// One trade as a map with the exchange's field names.
 pub(crate) fn trade(t: Trade, seen: &mut Interner) -> Map {
     let makers = t
@@ -354,5 +376,26 @@ mod tests {
             serde_json::json!({"a":[1,2.5,"x",true,null]})
         );
         assert!(from_json("{").unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn the_field_lists_name_exactly_the_fields_of_order_and_trade_maps() {
+        let keys = |map: Map| {
+            let mut keys: Vec<String> = map.keys().map(|k| k.to_string()).collect();
+            keys.sort();
+            keys
+        };
+        let sorted = |fields: &[&str]| {
+            let mut fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+            fields.sort();
+            fields
+        };
+        let mut seen = Interner::default();
+        assert_eq!(
+            keys(order(sample_order(), &mut seen)),
+            sorted(&ORDER_FIELDS[..])
+        );
+        let trade_value: Trade = serde_json::from_str(r#"{"id":"t1"}"#).expect("trade parses");
+        assert_eq!(keys(trade(trade_value, &mut seen)), sorted(TRADE_FIELDS));
     }
 }

@@ -40,9 +40,19 @@ impl FnDoc {
         }
     }
 
-    /// The first sentence of the doc comment, for one-line listings.
-    pub fn summary(&self) -> &str {
-        self.doc.lines().next().unwrap_or("")
+    /// The first sentence of the doc comment (its lines joined), for one-line listings.
+    pub fn summary(&self) -> String {
+        let paragraph = self
+            .doc
+            .lines()
+            .map(str::trim)
+            .take_while(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        match paragraph.find(". ") {
+            Some(end) => paragraph[..=end].to_owned(),
+            None => paragraph,
+        }
     }
 }
 
@@ -50,6 +60,8 @@ impl FnDoc {
 #[derive(Clone, Debug)]
 pub struct AreaDoc {
     pub name: String,
+    /// The heading the reference gives it (`Orders and trades`).
+    pub title: String,
     pub doc: String,
     pub functions: Vec<FnDoc>,
 }
@@ -159,6 +171,7 @@ pub(crate) fn areas() -> Vec<AreaDoc> {
             functions.sort_by_cached_key(|f| (f.name.clone(), f.params.len(), f.signature()));
             Some(AreaDoc {
                 name: area.name.to_owned(),
+                title: area.title.to_owned(),
                 doc: clean_comment(&[module.doc]),
                 functions,
             })
@@ -176,11 +189,7 @@ pub(crate) fn markdown(areas: &[AreaDoc]) -> String {
          `sort`, `reduce`, maps, ...) is documented at <https://rhai.rs/book/>.\n",
     );
     for area in areas {
-        let title = AREAS
-            .iter()
-            .find(|a| a.name == area.name)
-            .map_or(area.name.as_str(), |a| a.title);
-        let _ = write!(out, "\n## {title}\n");
+        let _ = write!(out, "\n## {}\n", area.title);
         if !area.doc.is_empty() {
             let _ = write!(out, "\n{}\n", area.doc);
         }
@@ -208,6 +217,22 @@ pub(crate) fn markdown(areas: &[AreaDoc]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_is_the_whole_first_sentence() {
+        let f = FnDoc {
+            area: "cancels".into(),
+            name: "cancel_orders".into(),
+            params: Vec::new(),
+            returns: "map".into(),
+            doc: "Cancels many orders (at most 3000 ids each) and merges\nthe results. Then more.\n\nDetails."
+                .into(),
+        };
+        assert_eq!(
+            f.summary(),
+            "Cancels many orders (at most 3000 ids each) and merges the results."
+        );
+    }
 
     #[test]
     fn comments_and_types_are_cleaned_for_readers() {

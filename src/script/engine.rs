@@ -192,6 +192,14 @@ impl Script {
     pub fn source(&self) -> &SourceText {
         &self.source
     }
+
+    /// The same script, with its errors shown against `source` instead. The REPL compiles each
+    /// line at its place in the session's transcript and shows errors against the whole
+    /// transcript, so a failure inside a `fn` defined lines earlier quotes that line.
+    pub fn with_source(mut self, source: SourceText) -> Script {
+        self.source = Arc::new(source);
+        self
+    }
 }
 
 /// What one host did so far: requests and cancels.

@@ -56,10 +56,13 @@ mod safety;
 mod time;
 
 pub use args::{ArgError, ScriptArgs};
+pub(crate) use convert::{ORDER_FIELDS, TRADE_FIELDS};
 pub use docs::{AreaDoc, FnDoc};
 pub use engine::{Backend, Host, HostOptions, Limits, Script, SourceText, Summary};
 pub use errors::ScriptError;
+pub(crate) use errors::rhai_type_name;
 pub use interrupt::{Interrupt, StopReason};
+pub(crate) use output::{render_record, render_table};
 pub use run::{
     PreparedRun, RunOptions, RunOutcome, check_command, docs_command, prepare, run_command,
     run_once,
