@@ -208,11 +208,11 @@ async fn l2_calls_without_credentials_fail_before_sending_anything() {
         public.trades(&TradeFilter::default()).await.unwrap_err(),
         public.order("0xabc").await.unwrap_err(),
         public.cancel("0xabc").await.unwrap_err(),
-        public.cancel_orders(&["0xabc".into()]).await.unwrap_err(),
+        public.cancel_orders(&["0xabc"]).await.unwrap_err(),
         public.cancel_all().await.unwrap_err(),
         public.cancel_market(Some("0x1"), None).await.unwrap_err(),
         public.is_scoring("0xabc").await.unwrap_err(),
-        public.are_scoring(&["0xabc".into()]).await.unwrap_err(),
+        public.are_scoring(&["0xabc"]).await.unwrap_err(),
         public.heartbeat(None).await.unwrap_err(),
     ];
     for err in errors {

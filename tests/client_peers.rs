@@ -254,7 +254,7 @@ async fn a_cancel_that_never_reached_the_exchange_is_a_plain_connection_error() 
     let client = client_for(&url, 2);
     let err = bounded(client.cancel("0xabc")).await.unwrap_err();
     assert!(matches!(err, ClobError::Connection { .. }), "{err:?}");
-    let err = bounded(client.cancel_orders(&["0xa".into(), "0xb".into()]))
+    let err = bounded(client.cancel_orders(&["0xa", "0xb"]))
         .await
         .unwrap_err();
     assert!(matches!(err, ClobError::Connection { .. }), "{err:?}");
@@ -469,7 +469,7 @@ async fn tolerant_shapes_null_arrays_camel_case_string_numbers_and_lower_case_st
     )
     .await;
     let client = client_for(&url, 2);
-    let result = client.cancel_orders(&["0xa".into()]).await.expect("cancel");
+    let result = client.cancel_orders(&["0xa"]).await.expect("cancel");
     assert!(result.canceled.is_empty());
     assert_eq!(result.not_canceled["0xa"], "the order is already canceled");
     assert_eq!(client.tick_size("1").await.expect("tick"), 0.001);

@@ -494,12 +494,15 @@ impl Client {
     /// When a batch had an attempt that may have taken effect unseen (e.g. the answer was
     /// lost) and the retry reports an id as already canceled, that id counts as canceled. If a
     /// batch fails for good, the error is [`ClobError::CancelIncomplete`] with everything known.
-    pub async fn cancel_orders(&self, ids: &[String]) -> Result<CancelResponse, ClobError> {
+    pub async fn cancel_orders<S: AsRef<str> + Sync>(
+        &self,
+        ids: &[S],
+    ) -> Result<CancelResponse, ClobError> {
         self.signer("DELETE /orders")?;
         let mut seen = HashSet::with_capacity(ids.len());
         let unique: Vec<&str> = ids
             .iter()
-            .map(|id| id.trim())
+            .map(|id| id.as_ref().trim())
             .filter(|id| !id.is_empty() && seen.insert(*id))
             .collect();
         drop(seen);
@@ -600,12 +603,15 @@ impl Client {
     }
 
     /// `POST /orders-scoring`: scoring of many orders, as the exchange reports it (id → bool).
-    pub async fn are_scoring(&self, ids: &[String]) -> Result<BTreeMap<String, bool>, ClobError> {
+    pub async fn are_scoring<S: AsRef<str> + Sync>(
+        &self,
+        ids: &[S],
+    ) -> Result<BTreeMap<String, bool>, ClobError> {
         self.signer("POST /orders-scoring")?;
         let mut seen = HashSet::with_capacity(ids.len());
         let unique: Vec<&str> = ids
             .iter()
-            .map(|id| id.trim())
+            .map(|id| id.as_ref().trim())
             .filter(|id| !id.is_empty() && seen.insert(*id))
             .collect();
         let mut scoring = BTreeMap::new();

@@ -6,13 +6,14 @@
 //! tokio runtime for the request (raced against the interrupt) and are marked volatile, as are
 //! the ones that read the clock or host state, so the optimiser never folds them.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, NativeCallContext, Position};
+use serde::Serialize;
 use serde_json::json;
 
 use super::engine::{HostRef, HostState};
@@ -200,19 +201,68 @@ fn trade_filter(map: &Map) -> Outcome<TradeFilter> {
     })
 }
 
+/// An audit record about cancels, serialized straight from the ids and answers it names.
+#[derive(Serialize)]
+struct CancelRecord<'a> {
+    phase: &'a str,
+    function: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ids: Option<&'a [ImmutableString]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_cancel: Option<&'a [ImmutableString]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canceled: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_canceled: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl<'a> CancelRecord<'a> {
+    fn new(phase: &'a str, function: &'a str, request: Option<&'a str>) -> Self {
+        CancelRecord {
+            phase,
+            function,
+            request,
+            ids: None,
+            would_cancel: None,
+            canceled: None,
+            not_canceled: None,
+            reason: None,
+        }
+    }
+
+    /// What the exchange answered to a cancel request.
+    fn answer(
+        phase: &'a str,
+        function: &'a str,
+        request: &'a str,
+        response: &'a CancelResponse,
+    ) -> Self {
+        CancelRecord {
+            canceled: Some(&response.canceled),
+            not_canceled: Some(&response.not_canceled),
+            ..CancelRecord::new(phase, function, Some(request))
+        }
+    }
+}
+
 /// Order ids from an array of ids or of orders (maps with an `id`).
-fn order_ids(function: &str, items: &Array) -> Outcome<Vec<String>> {
+fn order_ids(function: &str, items: &Array) -> Outcome<Vec<ImmutableString>> {
     items
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            if item.is_string() {
-                return Ok(item.to_string());
+            // Ids are shared with the script's own strings, not copied.
+            if let Ok(id) = item.clone().into_immutable_string() {
+                return Ok(id);
             }
             if let Some(map) = item.read_lock::<Map>()
-                && let Some(id) = map.get("id").filter(|id| id.is_string())
+                && let Some(Ok(id)) = map.get("id").map(|id| id.clone().into_immutable_string())
             {
-                return Ok(id.to_string());
+                return Ok(id);
             }
             Err(failure(format!(
                 "{function}: item {index} is {}; pass order ids (strings) or orders (maps with an `id`)",
@@ -222,7 +272,7 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<String>> {
         .collect()
 }
 
-fn dedup(mut ids: Vec<String>) -> Vec<String> {
+fn dedup(mut ids: Vec<ImmutableString>) -> Vec<ImmutableString> {
     let first: Vec<bool> = {
         let mut seen = HashSet::with_capacity(ids.len());
         ids.iter().map(|id| seen.insert(id.as_str())).collect()
@@ -288,7 +338,7 @@ impl HostState {
     }
 
     /// Writes an audit record, or stops the run: a mutation that cannot be recorded is not sent.
-    fn audit_or_stop(&self, fields: serde_json::Value) -> Outcome<()> {
+    fn audit_or_stop<F: Serialize + ?Sized>(&self, fields: &F) -> Outcome<()> {
         self.safety
             .audit(&self.audit_context(), fields)
             .map_err(|e| {
@@ -299,7 +349,7 @@ impl HostState {
     }
 
     /// Best effort: the request already happened, its record must not hide its result.
-    fn audit_after(&self, fields: serde_json::Value) {
+    fn audit_after<F: Serialize + ?Sized>(&self, fields: &F) {
         if let Err(e) = self.safety.audit(&self.audit_context(), fields) {
             tracing::warn!("cannot write the audit log: {e}");
         }
@@ -329,29 +379,32 @@ impl HostState {
             }
             other => other.to_string(),
         };
-        self.audit_after(json!({
+        self.audit_after(&json!({
             "phase": phase, "function": function, "request": request, "error": error,
         }));
     }
 
     /// Cancels exactly `ids` (deduplicated) in requests of at most 3000, under the guard,
     /// dry run and audit log.
-    fn cancel_ids(&self, function: &str, ids: Vec<String>) -> Outcome<Map> {
+    fn cancel_ids(&self, function: &str, ids: Vec<ImmutableString>) -> Outcome<Map> {
         let ids = dedup(ids);
         let count = ids.len() as u64;
         if count == 0 {
             return Ok(self.empty_result());
         }
         if let Err(message) = self.safety.reserve(function, count) {
-            self.audit_after(json!({
-                "phase": "refused", "function": function, "ids": ids, "reason": message,
-            }));
+            self.audit_after(&CancelRecord {
+                ids: Some(&ids),
+                reason: Some(&message),
+                ..CancelRecord::new("refused", function, None)
+            });
             return Err(self.stop(StopReason::Guard(message)));
         }
         if self.safety.is_dry_run() {
-            self.audit_or_stop(json!({
-                "phase": "dry_run", "function": function, "would_cancel": ids,
-            }))?;
+            self.audit_or_stop(&CancelRecord {
+                would_cancel: Some(&ids),
+                ..CancelRecord::new("dry_run", function, None)
+            })?;
             self.safety.would_cancel.fetch_add(count, Ordering::SeqCst);
             let mut result = self.empty_result();
             result.insert(
@@ -362,19 +415,23 @@ impl HostState {
         }
         let client = self.client()?;
         if function == "cancel" && ids.len() == 1 {
-            self.audit_or_stop(json!({
-                "phase": "sending", "function": function, "request": "DELETE /order", "ids": ids,
-            }))?;
-            return self.send_cancel(function, "DELETE /order", &ids, client.cancel(&ids[0]));
+            let request = "DELETE /order";
+            self.audit_or_stop(&CancelRecord {
+                ids: Some(&ids),
+                ..CancelRecord::new("sending", function, Some(request))
+            })?;
+            return self.send_cancel(function, request, &ids, client.cancel(&ids[0]));
         }
         // Every request is in the audit log before any is sent; the client then sends the
         // batches of at most 3000 ids a few at a time and merges the answers.
+        let request = "DELETE /orders";
         for chunk in ids.chunks(MAX_CANCEL_IDS) {
-            self.audit_or_stop(json!({
-                "phase": "sending", "function": function, "request": "DELETE /orders", "ids": chunk,
-            }))?;
+            self.audit_or_stop(&CancelRecord {
+                ids: Some(chunk),
+                ..CancelRecord::new("sending", function, Some(request))
+            })?;
         }
-        self.send_cancel(function, "DELETE /orders", &ids, client.cancel_orders(&ids))
+        self.send_cancel(function, request, &ids, client.cancel_orders(&ids))
     }
 
     /// Sends prepared cancels, counts and audits what the exchange canceled — also when only
@@ -383,7 +440,7 @@ impl HostState {
         &self,
         function: &str,
         request: &str,
-        ids: &[String],
+        ids: &[ImmutableString],
         work: impl Future<Output = Result<CancelResponse, ClobError>>,
     ) -> Outcome<Map> {
         let label = format!(
@@ -395,21 +452,15 @@ impl HostState {
             let result = work.await;
             if let Err(ClobError::CancelIncomplete { partial, .. }) = &result {
                 self.count(partial);
-                self.audit_after(json!({
-                    "phase": "partial", "function": function, "request": request,
-                    "canceled": partial.canceled, "not_canceled": partial.not_canceled,
-                }));
+                self.audit_after(&CancelRecord::answer("partial", function, request, partial));
             }
             result
         };
         match self.request(function, Some(&label), work) {
             Ok(response) => {
                 self.count(&response);
-                self.audit_after(json!({
-                    "phase": "done", "function": function, "request": request,
-                    "canceled": response.canceled, "not_canceled": response.not_canceled,
-                }));
-                Ok(convert::cancel_response(response))
+                self.audit_after(&CancelRecord::answer("done", function, request, &response));
+                Ok(convert::cancel_response_sharing(response, ids))
             }
             Err(err) => {
                 self.record_failure(function, request, &err);
@@ -447,7 +498,7 @@ impl HostState {
                 Some("listing the orders to cancel"),
                 client.open_orders(&filter),
             )?;
-            return self.cancel_ids(function, orders.into_iter().map(|o| o.id).collect());
+            return self.cancel_ids(function, orders.into_iter().map(|o| o.id.into()).collect());
         }
         let every = market.is_none() && asset_id.is_none();
         let request = if every {
@@ -455,7 +506,7 @@ impl HostState {
         } else {
             "DELETE /cancel-market-orders"
         };
-        self.audit_or_stop(json!({
+        self.audit_or_stop(&json!({
             "phase": "sending", "function": function, "request": request,
             "market": market, "asset_id": asset_id,
         }))?;
@@ -471,7 +522,7 @@ impl HostState {
         match result {
             Ok(response) => {
                 self.count(&response);
-                self.audit_after(json!({
+                self.audit_after(&json!({
                     "phase": "done", "function": function, "request": request,
                     "canceled": response.canceled, "not_canceled": response.not_canceled,
                 }));
@@ -614,7 +665,7 @@ mod cancels_api {
     #[rhai_fn(volatile, return_raw, global)]
     pub fn cancel(ctx: NativeCallContext, id: &str) -> Result<Map, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        state.cancel_ids("cancel", vec![id.to_owned()])
+        state.cancel_ids("cancel", vec![id.into()])
     }
 
     /// Cancels many orders in as few requests as possible (at most 3000 ids each) and merges
@@ -624,10 +675,15 @@ mod cancels_api {
     /// ```rhai
     /// cancel_orders(open_orders().filter(|o| o.side == "BUY"));
     /// ```
-    #[rhai_fn(volatile, return_raw, global)]
-    pub fn cancel_orders(ctx: NativeCallContext, ids: Array) -> Result<Map, Box<EvalAltResult>> {
+    // By reference (`pure`: it does not change the array), so a listing of 100,000 orders is
+    // not copied to be passed in.
+    #[rhai_fn(volatile, return_raw, global, pure)]
+    pub fn cancel_orders(
+        ctx: NativeCallContext,
+        ids: &mut Array,
+    ) -> Result<Map, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        let ids = order_ids("cancel_orders", &ids)?;
+        let ids = order_ids("cancel_orders", ids)?;
         state.cancel_ids("cancel_orders", ids)
     }
 
@@ -696,10 +752,10 @@ mod scoring_api {
     /// let scoring = are_scoring(orders);
     /// let idle = orders.filter(|o| !scoring[o.id]);
     /// ```
-    #[rhai_fn(volatile, return_raw, global)]
-    pub fn are_scoring(ctx: NativeCallContext, ids: Array) -> Result<Map, Box<EvalAltResult>> {
+    #[rhai_fn(volatile, return_raw, global, pure)]
+    pub fn are_scoring(ctx: NativeCallContext, ids: &mut Array) -> Result<Map, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        let ids = dedup(order_ids("are_scoring", &ids)?);
+        let ids = dedup(order_ids("are_scoring", ids)?);
         if ids.is_empty() {
             return Ok(Map::new());
         }
@@ -931,10 +987,10 @@ mod output_api {
 
     /// Prints an array of maps as a table, one column per key (`id` first). Ids are never
     /// shortened.
-    #[rhai_fn(name = "table", volatile, return_raw, global)]
-    pub fn table(ctx: NativeCallContext, rows: Array) -> Result<(), Box<EvalAltResult>> {
+    #[rhai_fn(name = "table", volatile, return_raw, global, pure)]
+    pub fn table(ctx: NativeCallContext, rows: &mut Array) -> Result<(), Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        state.emit(&output::render_table(&rows, None));
+        state.emit(&output::render_table(rows, None));
         Ok(())
     }
 
@@ -943,15 +999,15 @@ mod output_api {
     /// ```rhai
     /// table(open_orders(), ["id", "side", "price", "original_size"]);
     /// ```
-    #[rhai_fn(name = "table", volatile, return_raw, global)]
+    #[rhai_fn(name = "table", volatile, return_raw, global, pure)]
     pub fn table_columns(
         ctx: NativeCallContext,
-        rows: Array,
+        rows: &mut Array,
         columns: Array,
     ) -> Result<(), Box<EvalAltResult>> {
         let state = host(&ctx)?;
         let columns = columns.iter().map(|c| c.to_string()).collect();
-        state.emit(&output::render_table(&rows, Some(columns)));
+        state.emit(&output::render_table(rows, Some(columns)));
         Ok(())
     }
 

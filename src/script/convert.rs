@@ -280,6 +280,30 @@ pub(crate) fn cancel_response(response: CancelResponse) -> Map {
     ])
 }
 
+/// [`cancel_response`] for an answer to ids the script passed: canceled ids reuse the
+/// script's own strings instead of a new copy each.
+pub(crate) fn cancel_response_sharing(response: CancelResponse, sent: &[ImmutableString]) -> Map {
+    if response.canceled.len() < 64 {
+        return cancel_response(response);
+    }
+    let by_text: std::collections::HashMap<&str, &ImmutableString> =
+        sent.iter().map(|id| (id.as_str(), id)).collect();
+    let canceled = response
+        .canceled
+        .iter()
+        .map(|id| match by_text.get(id.as_str()) {
+            Some(shared) => Dynamic::from((*shared).clone()),
+            None => Dynamic::from(id.clone()),
+        })
+        .collect::<Array>();
+    let mut map = cancel_response(CancelResponse {
+        canceled: Vec::new(),
+        not_canceled: response.not_canceled,
+    });
+    map.insert("canceled".into(), Dynamic::from_array(canceled));
+    map
+}
+
 /// Scoring flags by order id.
 pub(crate) fn scoring(flags: BTreeMap<String, bool>) -> Map {
     flags

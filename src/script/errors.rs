@@ -447,7 +447,10 @@ fn function_not_found(
 
 /// Rhai's internal type names as a script author knows them.
 pub(crate) fn rhai_type_name(name: &str) -> &str {
-    match name.trim() {
+    // A parameter taken by reference (so large arrays are not copied) is the same type to a
+    // script.
+    let name = name.trim();
+    match name.strip_prefix("&mut ").unwrap_or(name).trim() {
         "&str | ImmutableString | String" | "&str" | "ImmutableString" | "String" | "string" => {
             "string"
         }

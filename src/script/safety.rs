@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// Where the audit log goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,22 +83,35 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one record; `fields` must be a JSON object. Each line is written with a single
-    /// `write` call so concurrent runs sharing the file never interleave within a line.
-    pub(crate) fn record(&self, context: &AuditContext, fields: Value) -> std::io::Result<()> {
-        let mut line = json!({
-            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "run": self.run_id,
-            "script": context.script,
-            "host": context.host,
-        });
-        if let (Some(line), Value::Object(fields)) = (line.as_object_mut(), fields) {
-            line.extend(fields);
+    /// Appends one record; `fields` must serialize as a JSON object. Each line is written with
+    /// a single `write` call so concurrent runs sharing the file never interleave within a
+    /// line. Fields are serialized straight from the caller's data: a record naming 100,000
+    /// ids costs its text, not a second copy of every id.
+    pub(crate) fn record<F: Serialize + ?Sized>(
+        &self,
+        context: &AuditContext,
+        fields: &F,
+    ) -> std::io::Result<()> {
+        #[derive(Serialize)]
+        struct Line<'a, F: Serialize + ?Sized> {
+            time: String,
+            run: &'a str,
+            script: &'a str,
+            host: &'a str,
+            #[serde(flatten)]
+            fields: &'a F,
         }
-        let mut text = line.to_string();
-        text.push('\n');
+        let line = Line {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            run: &self.run_id,
+            script: &context.script,
+            host: &context.host,
+            fields,
+        };
+        let mut text = serde_json::to_vec(&line).map_err(std::io::Error::other)?;
+        text.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(text.as_bytes())?;
+        file.write_all(&text)?;
         file.flush()
     }
 }
@@ -183,7 +196,11 @@ impl Safety {
     }
 
     /// Writes one audit record; a host without an audit log writes nothing.
-    pub(crate) fn audit(&self, context: &AuditContext, fields: Value) -> std::io::Result<()> {
+    pub(crate) fn audit<F: Serialize + ?Sized>(
+        &self,
+        context: &AuditContext,
+        fields: &F,
+    ) -> std::io::Result<()> {
         match &self.audit {
             Some(log) => log.record(context, fields),
             None => Ok(()),
@@ -198,6 +215,7 @@ pub(crate) fn plural(n: u64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn the_guard_refuses_a_call_that_would_pass_the_limit_and_counts_nothing_for_it() {
@@ -223,7 +241,7 @@ mod tests {
         };
         for phase in ["sending", "done"] {
             let log = AuditLog::open(&path).expect("opens");
-            log.record(&context, json!({"phase": phase, "ids": ["0x1"]}))
+            log.record(&context, &json!({"phase": phase, "ids": ["0x1"]}))
                 .expect("writes");
         }
         let text = std::fs::read_to_string(&path).expect("reads");
