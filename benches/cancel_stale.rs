@@ -88,6 +88,22 @@ fn main() {
         bench.cancel_stale(size, runs, Tool::Clobscript);
     }
 
+    // The same playbook without its field selection: every order map carries all 15 fields.
+    let full = state.path().join("cancel_stale_full_maps.rhai");
+    let playbook =
+        std::fs::read_to_string(root.join("scripts/cancel_stale.rhai")).expect("read the playbook");
+    let without_fields = playbook.replace(
+        "let query = #{ fields: [\"created_at\"] };",
+        "let query = #{};",
+    );
+    assert_ne!(playbook, without_fields, "the playbook selects its fields");
+    std::fs::write(&full, without_fields).expect("write the full-map variant");
+    println!("the same with full order maps (no `fields` selection):");
+    for &size in &options.sizes {
+        let runs = options.runs.unwrap_or(if size >= 100_000 { 3 } else { 7 });
+        bench.cancel_stale(size, runs, Tool::Script(&full));
+    }
+
     println!();
     bench.startup();
     bench.filter_cost(100_000);
@@ -178,6 +194,8 @@ fn measure_child(command: &[String]) {
 
 enum Tool<'a> {
     Clobscript,
+    /// clobscript running another script (the playbook with full order maps).
+    Script(&'a Path),
     Python(&'a Path),
 }
 
@@ -268,6 +286,11 @@ impl Bench<'_> {
                     &sim,
                     BIN,
                     &["run", "scripts/cancel_stale.rhai", "--arg", "minutes=30"],
+                ),
+                Tool::Script(script) => self.command(
+                    &sim,
+                    BIN,
+                    &["run", &script.to_string_lossy(), "--arg", "minutes=30"],
                 ),
                 Tool::Python(python) => self.command(
                     &sim,

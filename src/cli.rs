@@ -55,6 +55,10 @@ pub struct GlobalArgs {
     /// Diagnostics as text or JSON lines.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Sign requests with the exchange's clock (read from /time once) instead of this
+    /// machine's: for hosts whose clock cannot be trusted (env CLOB_SERVER_TIME=1).
+    #[arg(long, global = true, env = "CLOB_SERVER_TIME")]
+    pub server_time: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -102,7 +102,9 @@ impl Session {
                 let runtime = new_runtime()?;
                 let client = {
                     let _entered = runtime.enter();
-                    Client::new(ClientConfig::new(settings.host, Some(credentials)))?
+                    let mut config = ClientConfig::new(settings.host, Some(credentials));
+                    config.use_server_time = global.server_time;
+                    Client::new(config)?
                 };
                 Ok(Session {
                     runtime,

@@ -741,3 +741,39 @@ fn exchange_functions_without_a_connection_say_so() {
         err.headline()
     );
 }
+
+#[test]
+fn a_skewed_local_clock_is_named_and_server_time_signing_gets_past_it() {
+    let exchange = Exchange::start(SimConfig {
+        // The exchange's clock runs two minutes ahead of this machine's.
+        clock_offset: 120,
+        ..SimConfig::default()
+    });
+    let key = exchange.sim().credentials().api_key.clone();
+    let open = exchange.sim().open_order_ids_of(&key);
+    let target = open[0].clone();
+    let script = exchange.script("one.rhai", &format!("cancel(\"{target}\")\n"));
+
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("behind the exchange"),
+        "the skew is named: {}",
+        out.stderr
+    );
+    assert_eq!(exchange.status(&target), "LIVE");
+
+    let out = exchange
+        .clobscript()
+        .args(["--server-time", "run"])
+        .arg(&script)
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(exchange.status(&target), "CANCELED");
+    let still_open = exchange.sim().open_order_ids_of(&key);
+    assert_eq!(
+        still_open.len(),
+        open.len() - 1,
+        "only that order was canceled"
+    );
+}
