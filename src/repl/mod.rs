@@ -342,18 +342,10 @@ impl Repl {
             timer.abort();
         }
         self.refresh_names();
-        match result {
-            // A guard that fired inside a call the line caught with try/catch still counts.
-            Ok(_)
-                if matches!(
-                    interrupt.reason(),
-                    Some(StopReason::Guard(_) | StopReason::BadArgument(_))
-                ) =>
-            {
-                let reason = interrupt.reason().unwrap_or(StopReason::Interrupted);
-                Err(ScriptError::plain(reason.exit(), reason.message()))
-            }
-            other => other,
+        // A guard that fired inside a call the line caught with try/catch still counts.
+        match (result, interrupt.swallowed_stop()) {
+            (Ok(_), Some(error)) => Err(error),
+            (result, _) => result,
         }
     }
 

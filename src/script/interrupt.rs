@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::errors::ScriptError;
 use crate::exit::Exit;
 
 /// Why a script was stopped before it finished on its own.
@@ -102,6 +103,17 @@ impl Interrupt {
     /// Why the script was told to stop, if it was.
     pub fn reason(&self) -> Option<StopReason> {
         lock(&self.inner.reason).clone()
+    }
+
+    /// The error a finished evaluation ends with although its value came back: a safety guard
+    /// or a bad parameter stopped a call that the script then caught with `try`/`catch`.
+    pub fn swallowed_stop(&self) -> Option<ScriptError> {
+        match self.reason()? {
+            reason @ (StopReason::Guard(_) | StopReason::BadArgument(_)) => {
+                Some(ScriptError::plain(reason.exit(), reason.message()))
+            }
+            _ => None,
+        }
     }
 
     /// Re-arms the handle for the next evaluation.

@@ -159,23 +159,12 @@ impl PreparedRun {
         }
         let duration = started.elapsed();
         let summary = host.summary();
+        // A guard that fired inside a call the script swallowed still ends the run badly.
+        let result = match (result, interrupt.swallowed_stop()) {
+            (Ok(_), Some(error)) => Err(error),
+            (result, _) => result,
+        };
         match result {
-            // A guard that fired inside a call the script swallowed still ends the run badly.
-            Ok(_)
-                if matches!(
-                    interrupt.reason(),
-                    Some(StopReason::Guard(_) | StopReason::BadArgument(_))
-                ) =>
-            {
-                let reason = interrupt.reason().unwrap_or(StopReason::Interrupted);
-                RunOutcome {
-                    summary,
-                    ..RunOutcome::failed(
-                        ScriptError::plain(reason.exit(), reason.message()),
-                        duration,
-                    )
-                }
-            }
             Ok(value) => RunOutcome {
                 exit: Exit::Success,
                 error: None,
