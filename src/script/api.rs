@@ -256,11 +256,12 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<ImmutableString>> {
         .enumerate()
         .map(|(index, item)| {
             // Ids are shared with the script's own strings, not copied.
-            if let Ok(id) = item.clone().into_immutable_string() {
+            let text = |value: &Dynamic| value.read_lock::<ImmutableString>().map(|s| s.clone());
+            if let Some(id) = text(item) {
                 return Ok(id);
             }
             if let Some(map) = item.read_lock::<Map>()
-                && let Some(Ok(id)) = map.get("id").map(|id| id.clone().into_immutable_string())
+                && let Some(id) = map.get("id").and_then(text)
             {
                 return Ok(id);
             }
