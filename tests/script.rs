@@ -736,3 +736,53 @@ fn cancel_stale_at_scale_makes_exactly_the_minimum_requests() {
         }
     }
 }
+
+#[test]
+fn listings_in_a_script_walk_every_page_and_match_the_exchange() {
+    let exchange = Exchange::start(clobscript::sim::SimConfig {
+        orders: 900,
+        page_size: 37,
+        ..clobscript::sim::SimConfig::default()
+    });
+    let key = exchange.sim().credentials().api_key.clone();
+    let script = exchange.script(
+        "lists.rhai",
+        r#"#{
+    orders: open_orders().map(|o| o.id),
+    trades: trades().map(|t| t.id),
+    trade_sizes: trades().map(|t| t.size),
+}
+"#,
+    );
+    let served_before = exchange.sim().requests_served();
+    let out = exchange
+        .clobscript()
+        .args(["run", "--json"])
+        .arg(&script)
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let value = out.json();
+
+    let mut open = exchange.sim().open_order_ids_of(&key);
+    open.sort();
+    assert_eq!(ids(&value["orders"]), open);
+    let sim_trades = exchange.sim().trades_of(&key);
+    let mut trade_ids: Vec<String> = sim_trades.iter().map(|t| t.id.clone()).collect();
+    trade_ids.sort();
+    assert_eq!(ids(&value["trades"]), trade_ids);
+    assert!(trade_ids.len() > 37, "trades span several pages");
+    let sizes: Vec<f64> = value["trade_sizes"]
+        .as_array()
+        .expect("sizes")
+        .iter()
+        .filter_map(|s| s.as_f64())
+        .collect();
+    assert_eq!(sizes.len(), trade_ids.len(), "sizes are numbers");
+
+    // Pages are requested ahead of parsing, but never one the cursors did not name.
+    let pages = |n: usize| n.div_ceil(37).max(1) as u64;
+    assert_eq!(
+        exchange.sim().requests_served() - served_before,
+        pages(open.len()) + 2 * pages(trade_ids.len())
+    );
+}

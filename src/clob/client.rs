@@ -463,19 +463,35 @@ impl Client {
         filter: &TradeFilter,
         on_page: &mut (dyn FnMut(PageProgress) + Send),
     ) -> Result<Vec<Trade>, ClobError> {
+        let mut trades: Vec<Trade> = self.paginate(Self::trades_call(filter), on_page).await?;
+        trades.iter_mut().for_each(normalise_trade);
+        Ok(trades)
+    }
+
+    /// `GET /data/trades` page by page, like [`Client::open_orders_each`].
+    pub async fn trades_each(
+        &self,
+        filter: &TradeFilter,
+        on_page: &mut (dyn FnMut(Vec<Trade>) + Send),
+    ) -> Result<(), ClobError> {
+        self.paginate_each(Self::trades_call(filter), &mut |mut page: Vec<Trade>| {
+            page.iter_mut().for_each(normalise_trade);
+            on_page(page);
+        })
+        .await
+    }
+
+    fn trades_call(filter: &TradeFilter) -> Call {
         let before = filter.before.map(|t| t.to_string());
         let after = filter.after.map(|t| t.to_string());
-        let template = Call::new(Method::GET, "/data/trades")
+        Call::new(Method::GET, "/data/trades")
             .signed()
             .filter("id", filter.id.as_deref())
             .filter("market", filter.market.as_deref())
             .filter("asset_id", filter.asset_id.as_deref())
             .filter("maker_address", filter.maker_address.as_deref())
             .filter("before", before.as_deref())
-            .filter("after", after.as_deref());
-        let mut trades: Vec<Trade> = self.paginate(template, on_page).await?;
-        trades.iter_mut().for_each(normalise_trade);
-        Ok(trades)
+            .filter("after", after.as_deref())
     }
 
     /// `DELETE /order`: cancels one order.

@@ -639,8 +639,20 @@ mod orders_api {
         let state = host(&ctx)?;
         let filter = trade_filter(&filter)?;
         let client = state.client()?;
-        let trades = state.request("trades", Some("fetching trades"), client.trades(&filter))?;
-        Ok(convert::trades(trades))
+        let mut trades = Array::new();
+        let mut seen = convert::Interner::default();
+        state.request(
+            "trades",
+            Some("fetching trades"),
+            client.trades_each(&filter, &mut |page| {
+                trades.reserve(page.len());
+                trades.extend(
+                    page.into_iter()
+                        .map(|t| Dynamic::from_map(convert::trade(t, &mut seen))),
+                );
+            }),
+        )?;
+        Ok(trades)
     }
 }
 

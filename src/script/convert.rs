@@ -219,14 +219,6 @@ pub(crate) fn trade(t: Trade, seen: &mut Interner) -> Map {
     ])
 }
 
-/// A listing of trades as an array of maps.
-pub(crate) fn trades(list: Vec<Trade>) -> Array {
-    let mut seen = Interner::default();
-    list.into_iter()
-        .map(|t| Dynamic::from_map(trade(t, &mut seen)))
-        .collect()
-}
-
 fn levels(mut list: Vec<BookLevel>, best_is_highest: bool) -> Dynamic {
     // The exchange sends levels best-last; scripts get them best-first, sorted by price, so
     // `book.bids[0]` is the best bid whatever order they arrived in.
