@@ -435,13 +435,8 @@ impl Client {
         filter: &OrderFilter,
         on_page: &mut (dyn FnMut(Vec<OpenOrder>) + Send),
     ) -> Result<(), ClobError> {
-        self.paginate_each(Self::open_orders_call(filter), &mut |mut page: Vec<
-            OpenOrder,
-        >| {
-            page.iter_mut().for_each(normalise_order);
-            on_page(page);
-        })
-        .await
+        self.paginate_normalised(Self::open_orders_call(filter), normalise_order, on_page)
+            .await
     }
 
     fn open_orders_call(filter: &OrderFilter) -> Call {
@@ -474,11 +469,8 @@ impl Client {
         filter: &TradeFilter,
         on_page: &mut (dyn FnMut(Vec<Trade>) + Send),
     ) -> Result<(), ClobError> {
-        self.paginate_each(Self::trades_call(filter), &mut |mut page: Vec<Trade>| {
-            page.iter_mut().for_each(normalise_trade);
-            on_page(page);
-        })
-        .await
+        self.paginate_normalised(Self::trades_call(filter), normalise_trade, on_page)
+            .await
     }
 
     fn trades_call(filter: &TradeFilter) -> Call {
@@ -744,6 +736,20 @@ impl Client {
         })
         .await?;
         Ok(items)
+    }
+
+    /// [`Client::paginate_each`] with every row normalised before it is handed over.
+    async fn paginate_normalised<T: DeserializeOwned>(
+        &self,
+        template: Call,
+        normalise: fn(&mut T),
+        on_page: &mut (dyn FnMut(Vec<T>) + Send),
+    ) -> Result<(), ClobError> {
+        self.paginate_each(template, &mut |mut page: Vec<T>| {
+            page.iter_mut().for_each(normalise);
+            on_page(page);
+        })
+        .await
     }
 
     /// Walks the pages in cursor order and hands each page's rows to `sink` as it arrives, so
