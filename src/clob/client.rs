@@ -419,11 +419,8 @@ impl Client {
         filter: &OrderFilter,
         on_page: &mut (dyn FnMut(PageProgress) + Send),
     ) -> Result<Vec<OpenOrder>, ClobError> {
-        let mut orders: Vec<OpenOrder> = self
-            .paginate(Self::open_orders_call(filter), on_page)
-            .await?;
-        orders.iter_mut().for_each(normalise_order);
-        Ok(orders)
+        self.paginate(Self::open_orders_call(filter), normalise_order, on_page)
+            .await
     }
 
     /// `GET /data/orders` page by page: every open order matching the filter, handed to
@@ -458,9 +455,8 @@ impl Client {
         filter: &TradeFilter,
         on_page: &mut (dyn FnMut(PageProgress) + Send),
     ) -> Result<Vec<Trade>, ClobError> {
-        let mut trades: Vec<Trade> = self.paginate(Self::trades_call(filter), on_page).await?;
-        trades.iter_mut().for_each(normalise_trade);
-        Ok(trades)
+        self.paginate(Self::trades_call(filter), normalise_trade, on_page)
+            .await
     }
 
     /// `GET /data/trades` page by page, like [`Client::open_orders_each`].
@@ -714,15 +710,17 @@ impl Client {
     }
 
     /// Fetches every page of a listing. Each page is retried on its own.
-    /// Fetches every page into one list, reporting progress after each page.
+    /// Fetches every page into one list of normalised rows, reporting progress after each
+    /// page.
     async fn paginate<T: DeserializeOwned + Send>(
         &self,
         template: Call,
+        normalise: fn(&mut T),
         on_page: &mut (dyn FnMut(PageProgress) + Send),
     ) -> Result<Vec<T>, ClobError> {
         let mut items: Vec<T> = Vec::new();
         let mut pages = 0;
-        self.paginate_each(template, &mut |page: Vec<T>| {
+        self.paginate_normalised(template, normalise, &mut |page: Vec<T>| {
             pages += 1;
             if items.is_empty() {
                 items = page;
