@@ -9,7 +9,6 @@ pub mod types;
 
 pub use auth::{Credentials, Secret, SigningKey};
 pub use client::{
-    Client, ClientConfig, ClientStats, ClobError, OrderFilter, PageProgress, RetryPolicy, Side,
-    TradeFilter,
+    Client, ClientConfig, ClientStats, ClobError, OrderFilter, RetryPolicy, TradeFilter,
 };
 pub use types::*;

@@ -11,15 +11,6 @@ use super::types::{END_CURSOR, INITIAL_CURSOR};
 /// More pages than any real account has (5 million orders at the production page size).
 pub const MAX_PAGES: usize = 10_000;
 
-/// Progress of a paginated listing, reported after every page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageProgress {
-    /// Pages fetched so far.
-    pub pages: usize,
-    /// Items received so far.
-    pub items: usize,
-}
-
 /// What to do after a page.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Next {

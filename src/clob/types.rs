@@ -18,6 +18,43 @@ pub const MAX_CANCEL_IDS: usize = 3000;
 /// The production page size for `/data/orders`.
 pub const DEFAULT_PAGE_SIZE: usize = 500;
 
+/// Which side of the book an order rests on (and, for `GET /price`, which best price).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `BUY`.
+    Buy,
+    /// `SELL`.
+    Sell,
+}
+
+impl Side {
+    /// The wire spelling: `BUY` / `SELL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+
+    /// The other side.
+    #[must_use]
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+
+    /// Parses `BUY`/`SELL` in any case.
+    pub fn parse(text: &str) -> Option<Side> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "BUY" => Some(Side::Buy),
+            "SELL" => Some(Side::Sell),
+            _ => None,
+        }
+    }
+}
+
 /// Encodes a row offset as a page cursor.
 pub fn encode_cursor(offset: i64) -> String {
     STANDARD.encode(offset.to_string())

@@ -47,37 +47,7 @@ impl Clock {
     }
 }
 
-/// Which side of the book an order rests on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    Buy,
-    Sell,
-}
-
-impl Side {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Buy => "BUY",
-            Side::Sell => "SELL",
-        }
-    }
-
-    pub fn opposite(self) -> Side {
-        match self {
-            Side::Buy => Side::Sell,
-            Side::Sell => Side::Buy,
-        }
-    }
-
-    /// Parses `BUY`/`SELL` in any case.
-    pub fn parse(text: &str) -> Option<Side> {
-        match text.trim().to_ascii_uppercase().as_str() {
-            "BUY" => Some(Side::Buy),
-            "SELL" => Some(Side::Sell),
-            _ => None,
-        }
-    }
-}
+pub use crate::clob::Side;
 
 /// An order's status as the exchange spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

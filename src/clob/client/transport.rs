@@ -1,0 +1,411 @@
+//! One request from description to answer: the signed headers, the HTTP attempt with its size
+//! bound, and the retry loop that decides whether to try again and which error ends it.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{self, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::answer::{decode, error_message, is_trading_halt, status_error};
+use super::{Client, ClobError};
+use crate::clob::auth::{Credentials, SigningKey};
+use crate::clob::retry::{is_retryable_status, jitter, parse_retry_after};
+
+/// Answers bigger than this are refused rather than buffered (a 500-order page is ~0.5 MB).
+pub(super) const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const USER_AGENT: &str = concat!("clobscript/", env!("CARGO_PKG_VERSION"));
+
+static POLY_ADDRESS: HeaderName = HeaderName::from_static("poly_address");
+static POLY_API_KEY: HeaderName = HeaderName::from_static("poly_api_key");
+static POLY_PASSPHRASE: HeaderName = HeaderName::from_static("poly_passphrase");
+static POLY_TIMESTAMP: HeaderName = HeaderName::from_static("poly_timestamp");
+static POLY_SIGNATURE: HeaderName = HeaderName::from_static("poly_signature");
+
+/// The credentials in the form every signed request needs, prepared once.
+pub(super) struct Signer {
+    pub(super) key: SigningKey,
+    pub(super) api_key: HeaderValue,
+    pub(super) passphrase: HeaderValue,
+    pub(super) address: HeaderValue,
+}
+
+impl Signer {
+    pub(super) fn new(credentials: &Credentials) -> Result<Signer, ClobError> {
+        let key = SigningKey::from_secret(&credentials.secret).map_err(|e| {
+            ClobError::InvalidCredentials {
+                field: "API secret",
+                reason: e.to_string(),
+            }
+        })?;
+        let header = |field: &'static str, value: &str| {
+            let mut value =
+                HeaderValue::from_str(value.trim()).map_err(|_| ClobError::InvalidCredentials {
+                    field,
+                    reason: "it contains characters an HTTP header cannot carry".to_owned(),
+                })?;
+            value.set_sensitive(true);
+            Ok::<_, ClobError>(value)
+        };
+        Ok(Signer {
+            key,
+            api_key: header("API key", &credentials.api_key)?,
+            passphrase: header("passphrase", credentials.passphrase.expose())?,
+            address: header("address", &credentials.address)?,
+        })
+    }
+}
+
+/// One request as the client describes it before sending.
+#[derive(Clone)]
+pub(super) struct Call {
+    pub(super) method: Method,
+    /// The URL path, which is also what gets signed (never the query).
+    pub(super) path: String,
+    pub(super) query: Vec<(&'static str, String)>,
+    /// Compact JSON, signed and sent byte for byte.
+    pub(super) body: Option<String>,
+    pub(super) signed: bool,
+}
+
+impl Call {
+    pub(super) fn new(method: Method, path: impl Into<String>) -> Call {
+        Call {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            signed: false,
+        }
+    }
+
+    pub(super) fn signed(mut self) -> Call {
+        self.signed = true;
+        self
+    }
+
+    pub(super) fn query(mut self, key: &'static str, value: &str) -> Call {
+        self.query.push((key, value.to_owned()));
+        self
+    }
+
+    /// Adds a filter unless it is absent or blank.
+    pub(super) fn filter(mut self, key: &'static str, value: Option<&str>) -> Call {
+        if let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            self.query.push((key, value.to_owned()));
+        }
+        self
+    }
+
+    pub(super) fn json(mut self, body: String) -> Call {
+        self.body = Some(body);
+        self
+    }
+
+    pub(super) fn endpoint(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A complete HTTP answer.
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) retry_after: Option<Duration>,
+    pub(super) html: bool,
+    pub(super) location: Option<String>,
+    pub(super) body: Vec<u8>,
+    pub(super) oversized: bool,
+}
+
+/// What the attempts of one request did besides producing its final result.
+#[derive(Debug, Default)]
+pub(super) struct Attempts {
+    pub(super) count: u32,
+    /// Some attempt may have reached the exchange and taken effect without us seeing the
+    /// answer (5xx, broken connection, timeout, or an unreadable 2xx).
+    pub(super) ambiguous: bool,
+}
+
+/// A failed attempt that may be retried.
+pub(super) enum Retryable {
+    Status { answer: Answer, message: String },
+    Transport(reqwest::Error),
+}
+
+impl Retryable {
+    /// Whether the failed attempt may nonetheless have taken effect: a 429 or 425 was refused
+    /// up front, and a connection that never opened carried nothing.
+    fn ambiguous(&self) -> bool {
+        match self {
+            Retryable::Status { answer, .. } => answer.status.is_server_error(),
+            Retryable::Transport(e) => !e.is_connect(),
+        }
+    }
+}
+
+impl Client {
+    pub(super) fn signer(&self, endpoint: &str) -> Result<&Signer, ClobError> {
+        self.inner
+            .signer
+            .as_ref()
+            .ok_or_else(|| ClobError::MissingCredentials {
+                endpoint: endpoint.to_owned(),
+            })
+    }
+
+    /// Sends a request and decodes its JSON answer.
+    pub(super) async fn fetch<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ClobError> {
+        let answer = self.execute(call, &mut Attempts::default()).await?;
+        decode(call, &answer)
+    }
+
+    /// Sends a request with retries, returning the first 2xx answer or the error that ended it.
+    pub(super) async fn execute(
+        &self,
+        call: &Call,
+        attempts: &mut Attempts,
+    ) -> Result<Answer, ClobError> {
+        let signer = if call.signed {
+            Some(self.signer(&call.endpoint())?)
+        } else {
+            None
+        };
+        let policy = &self.inner.config.retry;
+        let started = Instant::now();
+        let mut resynced_clock = false;
+        loop {
+            let timestamp = match signer {
+                Some(_) => Some(self.timestamp().await?),
+                None => None,
+            };
+            attempts.count += 1;
+            let attempt = self.attempt(call, signer.zip(timestamp)).await;
+            let failure = match attempt {
+                Ok(answer) if answer.status.is_success() => return Ok(answer),
+                Ok(answer) if answer.status == StatusCode::UNAUTHORIZED && call.signed => {
+                    if self.inner.config.use_server_time && !resynced_clock {
+                        // The cached offset may be stale (the local clock jumped): read the
+                        // exchange's clock again and sign once more.
+                        resynced_clock = true;
+                        if let Ok(offset) = self.measure_offset().await {
+                            *self.inner.server_offset.lock().await = Some(offset);
+                            self.inner.retries.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                    return Err(self.unauthorized(call, error_message(&answer)).await);
+                }
+                Ok(answer) => {
+                    let message = error_message(&answer);
+                    if is_retryable_status(answer.status) && !is_trading_halt(&message) {
+                        Retryable::Status { answer, message }
+                    } else {
+                        return Err(status_error(call, answer, message));
+                    }
+                }
+                Err(error) => Retryable::Transport(error),
+            };
+            if failure.ambiguous() {
+                attempts.ambiguous = true;
+            }
+            let wait = match &failure {
+                Retryable::Status { answer, .. } => answer.retry_after.map(|after| {
+                    // Spread concurrent waiters a little past the moment the exchange named.
+                    after + jitter(policy.base_delay / 2)
+                }),
+                Retryable::Transport(_) => None,
+            }
+            .unwrap_or_else(|| policy.backoff(attempts.count));
+            if attempts.count >= policy.max_attempts
+                || started.elapsed() + wait > policy.max_elapsed
+            {
+                return Err(self.final_error(call, failure, attempts.count));
+            }
+            self.inner.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                endpoint = %call.endpoint(),
+                attempt = attempts.count,
+                wait_ms = wait.as_millis() as u64,
+                reason = %describe(&failure),
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One HTTP attempt, answer read in full.
+    async fn attempt(
+        &self,
+        call: &Call,
+        signing: Option<(&Signer, i64)>,
+    ) -> Result<Answer, reqwest::Error> {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}{}", self.inner.base, call.path);
+        let mut request = self.inner.http.request(call.method.clone(), url);
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some((signer, timestamp)) = signing {
+            let signature = signer.key.sign(
+                timestamp,
+                call.method.as_str(),
+                &call.path,
+                call.body.as_deref(),
+            );
+            let mut signature =
+                HeaderValue::from_str(&signature).unwrap_or_else(|_| HeaderValue::from_static(""));
+            signature.set_sensitive(true);
+            request = request
+                .header(POLY_ADDRESS.clone(), signer.address.clone())
+                .header(POLY_API_KEY.clone(), signer.api_key.clone())
+                .header(POLY_PASSPHRASE.clone(), signer.passphrase.clone())
+                .header(POLY_TIMESTAMP.clone(), timestamp)
+                .header(POLY_SIGNATURE.clone(), signature);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let mut response = request.send().await?;
+        let status = response.status();
+        let headers = response.headers();
+        let retry_after = headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let html = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("html"));
+        let location = headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let expected = response
+            .content_length()
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0).min(MAX_ANSWER_BYTES));
+        let mut body = Vec::with_capacity(expected);
+        let mut oversized = false;
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                oversized = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        tracing::debug!(
+            endpoint = %call.endpoint(),
+            status = status.as_u16(),
+            bytes = body.len(),
+            "answer"
+        );
+        Ok(Answer {
+            status,
+            retry_after,
+            html,
+            location,
+            body,
+            oversized,
+        })
+    }
+
+    /// The error for a request whose retries ran out.
+    fn final_error(&self, call: &Call, failure: Retryable, attempts: u32) -> ClobError {
+        let endpoint = call.endpoint();
+        match failure {
+            Retryable::Status { answer, message }
+                if answer.status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                ClobError::RateLimited {
+                    endpoint,
+                    message,
+                    retry_after: answer.retry_after,
+                    attempts,
+                }
+            }
+            Retryable::Status { answer, message } => ClobError::Unavailable {
+                endpoint,
+                status: answer.status.as_u16(),
+                message,
+                attempts,
+            },
+            Retryable::Transport(error) if error.is_timeout() => ClobError::Timeout {
+                endpoint,
+                host: self.inner.base.clone(),
+                timeout: self.inner.config.timeout,
+                attempts,
+            },
+            Retryable::Transport(error) => ClobError::Connection {
+                endpoint,
+                host: self.inner.base.clone(),
+                detail: root_cause(&error),
+                attempts,
+            },
+        }
+    }
+}
+
+fn describe(failure: &Retryable) -> String {
+    match failure {
+        Retryable::Status { answer, message } => format!("{} {message}", answer.status.as_u16()),
+        Retryable::Transport(error) if error.is_timeout() => "timed out".to_owned(),
+        Retryable::Transport(error) => root_cause(error),
+    }
+}
+
+/// The innermost cause of an error: for network failures the most specific words
+/// ("connection refused", "connection closed before message completed").
+pub(super) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+pub(super) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, ClobError> {
+    serde_json::to_string(value).map_err(|e| ClobError::HttpSetup {
+        detail: format!("cannot encode the request body: {e}"),
+    })
+}
+
+pub(super) fn required<'a>(
+    value: &'a str,
+    endpoint: &str,
+    what: &str,
+) -> Result<&'a str, ClobError> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(ClobError::InvalidArgument {
+            endpoint: endpoint.to_owned(),
+            detail: format!("{what} is required, but an empty string was given"),
+        })
+    } else {
+        Ok(value)
+    }
+}
+
+/// Percent-encodes one path segment, so an id can never change the path that gets signed.
+pub(super) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_segment("0xAbC-1_2.3~"), "0xAbC-1_2.3~");
+        assert_eq!(encode_segment("a/b?c d"), "a%2Fb%3Fc%20d");
+    }
+}
