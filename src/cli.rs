@@ -1,4 +1,5 @@
-//! The command line: clap definitions (the one definition of every flag) and dispatch.
+//! The command line: clap definitions only (the one definition of every flag). What each
+//! command does with them is in [`crate::cmd`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,15 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Profile;
-use crate::exit::Exit;
 use crate::logging::LogFormat;
-
-/// Parses a human duration such as `90s`, `5m`, `1h 30m` or `250ms`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("`{text}` is not a duration ({e}); write e.g. `90s`, `5m`, `1h 30m` or `250ms`")
-    })
-}
+use crate::util::parse_duration;
 
 /// A fixture path for `--sim`; empty (the flag given without a value) means generated data.
 fn parse_fixture(text: &str) -> Result<PathBuf, String> {
@@ -263,36 +257,4 @@ pub struct SimArgs {
     /// Accepted clock difference for POLY_TIMESTAMP.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub auth_window: Duration,
-}
-
-/// Entry point of the binary: parse, set up logging, dispatch, and return the exit code.
-pub fn main() -> Exit {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    Exit::Success
-                }
-                _ => Exit::Usage,
-            };
-        }
-    };
-    crate::logging::init(cli.global.verbose, cli.global.log_format);
-    dispatch(cli)
-}
-
-/// Runs one parsed command.
-pub fn dispatch(cli: Cli) -> Exit {
-    let global = cli.global;
-    match cli.command {
-        Command::Run(args) => crate::script::run_command(&global, args),
-        Command::Check(args) => crate::script::check_command(&args),
-        Command::Docs => crate::script::docs_command(),
-        Command::Repl(args) => crate::repl::command(&global, args),
-        Command::Schedule(args) => crate::schedule::command(&global, args),
-        Command::Heartbeat(args) => crate::schedule::heartbeat_command(&global, args),
-        Command::Sim(args) => crate::sim::command(args),
-    }
 }

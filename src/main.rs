@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    clobscript::cli::main().into()
+    clobscript::cmd::main().into()
 }

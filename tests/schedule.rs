@@ -957,11 +957,11 @@ mod deploy_examples {
         std::fs::write(dir.path().join("playbooks/cancel_stale.rhai"), "").expect("script");
         std::fs::write(dir.path().join("jobs.toml"), deploy("jobs.toml")).expect("copy");
         args.jobs = Some(dir.path().join("jobs.toml"));
-        let plan = clobscript::schedule::plan(&args).expect("the example jobs file is valid");
+        let plan = clobscript::cmd::schedule::plan(&args).expect("the example jobs file is valid");
         assert_eq!(plan.jobs.len(), 2);
         assert!(plan.heartbeat.is_some());
         // systemd must wait longer than the grace before it resorts to SIGKILL.
-        let stop = clobscript::cli::parse_duration(&value(&service, "Service", "TimeoutStopSec"))
+        let stop = clobscript::util::parse_duration(&value(&service, "Service", "TimeoutStopSec"))
             .expect("duration");
         assert!(stop > plan.grace);
     }

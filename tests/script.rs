@@ -571,8 +571,8 @@ fn args_are_typed_and_available_as_args_and_arg() {
 
 #[test]
 fn run_once_works_from_a_blocking_task_as_the_scheduler_calls_it() {
+    use clobscript::cmd::session::Session;
     use clobscript::script::{AuditTarget, Interrupt, RunOptions, run_once};
-    use clobscript::session::Session;
     use std::sync::Arc;
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -594,8 +594,10 @@ fn run_once_works_from_a_blocking_task_as_the_scheduler_calls_it() {
     let shared = session.clone();
     let outcome = session
         .block_on(async move {
-            tokio::task::spawn_blocking(move || run_once(&shared, &options, &Interrupt::new()))
-                .await
+            tokio::task::spawn_blocking(move || {
+                run_once(shared.backend(), &options, &Interrupt::new())
+            })
+            .await
         })
         .expect("blocking task");
     assert_eq!(
@@ -623,7 +625,7 @@ fn run_once_works_from_a_blocking_task_as_the_scheduler_calls_it() {
     let shared = session.clone();
     let outcome = session
         .block_on(async move {
-            tokio::task::spawn_blocking(move || run_once(&shared, &options, &stop)).await
+            tokio::task::spawn_blocking(move || run_once(shared.backend(), &options, &stop)).await
         })
         .expect("blocking task");
     assert_eq!(outcome.exit, clobscript::exit::Exit::Interrupted);

@@ -14,15 +14,17 @@
 //! exit code is then 0 if every input succeeded, otherwise the code of the last failure.
 //!
 //! Lines are evaluated on the main thread, which is not one of the session runtime's workers
-//! (exchange functions block on that runtime). Ctrl-C while a line runs stops it through the
-//! host's [`Interrupt`]; at the prompt, rustyline reads Ctrl-C as a key and clears the line.
+//! (exchange functions block on that runtime), each through [`Host::eval_bounded`] (so
+//! `--timeout` applies per line). Ctrl-C while a line runs stops it through the host's
+//! interrupt: the command layer's signal policy calls [`InterruptHook::on_interrupt`]. At the
+//! prompt, rustyline reads Ctrl-C as a key and clears the line.
 
 mod helper;
 mod input;
 mod show;
 
 use std::borrow::Cow;
-use std::io::{BufRead, IsTerminal as _, Write as _};
+use std::io::{BufRead, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,15 +34,10 @@ use rhai::{AST, Dynamic, Map, Scope};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{CompletionType, Config, Editor};
-use tokio::runtime::Handle;
 
 use self::helper::{ReplHelper, SessionNames};
-use crate::cli::{GlobalArgs, ReplArgs};
 use crate::exit::Exit;
-use crate::script::{
-    Host, HostOptions, Interrupt, ScriptError, SourceText, StopReason, rhai_type_name,
-};
-use crate::session::Session;
+use crate::script::{Host, Interrupt, ScriptError, SourceText, StopReason, rhai_type_name};
 
 /// What errors call REPL input.
 const SOURCE_NAME: &str = "<repl>";
@@ -52,7 +49,7 @@ const MAX_TRANSCRIPT_LINES: usize = 60_000;
 const MAX_COMPLETED_KEYS: usize = 500;
 
 /// What a piped session says when Ctrl-C ends it.
-const STOPPED: &str = "interrupted: the rest of the input was not run";
+pub const STOPPED: &str = "interrupted: the rest of the input was not run";
 
 /// Entries kept in the history file.
 const HISTORY_SIZE: usize = 2000;
@@ -71,41 +68,43 @@ Keys: Tab completes names, and fields after a `.`; an unfinished statement (open
 brace or string) continues on the next line; Ctrl-C stops a running command or clears the
 line.";
 
-/// `clobscript repl`.
-pub fn command(global: &GlobalArgs, args: ReplArgs) -> Exit {
-    let interactive = std::io::stdin().is_terminal();
-    let mut options = match HostOptions::from_exec(&args.exec) {
-        Ok(options) => options,
-        Err(error) => {
-            complain(error.rendered());
-            return error.exit();
+/// What Ctrl-C should do, as the REPL sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnInterrupt {
+    /// A running line was told to stop; the session goes on (or, piped, ends after it).
+    StoppedLine,
+    /// Nothing was running in a piped session: end the process (130) after [`STOPPED`].
+    Quit,
+    /// Nothing to do (an idle terminal prompt handles Ctrl-C itself).
+    Ignore,
+}
+
+/// What the signal policy holds to stop a running line.
+#[derive(Clone, Debug)]
+pub struct InterruptHook {
+    interrupt: Interrupt,
+    running: Arc<AtomicBool>,
+    stopped: Arc<AtomicBool>,
+    interactive: bool,
+}
+
+impl InterruptHook {
+    /// Called on every Ctrl-C: stops the running line, if any, and says what else to do.
+    pub fn on_interrupt(&self) -> OnInterrupt {
+        if self.running.load(Ordering::SeqCst) {
+            // Marked before the trigger wakes the line, so the session sees it when the line
+            // returns.
+            if !self.interactive {
+                self.stopped.store(true, Ordering::SeqCst);
+            }
+            self.interrupt.trigger(StopReason::Interrupted);
+            OnInterrupt::StoppedLine
+        } else if self.interactive {
+            OnInterrupt::Ignore
+        } else {
+            OnInterrupt::Quit
         }
-    };
-    options.progress = interactive && std::io::stderr().is_terminal();
-    let host = match Host::new(options) {
-        Ok(host) => host,
-        Err(error) => {
-            complain(&format!("error: {error}"));
-            return Exit::Usage;
-        }
-    };
-    let session = match Session::connect(global, &args.exec) {
-        Ok(session) => session,
-        Err(error) => {
-            complain(&format!("error: {error}"));
-            return error.exit();
-        }
-    };
-    host.connect(session.backend());
-    let mut repl = Repl::new(host, session.handle(), args.exec.timeout, interactive);
-    let exit = if interactive {
-        say(&banner(&session, &repl.host));
-        repl.interactive()
-    } else {
-        repl.piped(std::io::stdin().lock())
-    };
-    session.shutdown();
-    exit
+    }
 }
 
 /// What to do after an input.
@@ -116,7 +115,7 @@ enum Step {
 }
 
 /// A REPL session's state.
-struct Repl {
+pub struct Repl {
     host: Host,
     scope: Scope<'static>,
     /// Every `fn` defined so far (no statements).
@@ -130,23 +129,18 @@ struct Repl {
     running: Arc<AtomicBool>,
     /// Set when Ctrl-C stopped a line of a piped session, which then ends.
     stopped: Arc<AtomicBool>,
-    handle: Handle,
     /// `--timeout`, applied to each line.
     timeout: Option<Duration>,
+    /// Terminal (prompts, line editing) or piped (line by line, no prompts).
+    interactive: bool,
 }
 
 impl Repl {
-    fn new(host: Host, handle: Handle, timeout: Option<Duration>, interactive: bool) -> Repl {
+    /// A session over a connected `host`; `timeout` bounds each line.
+    pub fn new(host: Host, timeout: Option<Duration>, interactive: bool) -> Repl {
         let scope = host.new_scope();
         let running = Arc::new(AtomicBool::new(false));
         let stopped = Arc::new(AtomicBool::new(false));
-        watch_interrupts(
-            &handle,
-            host.interrupt_handle(),
-            running.clone(),
-            stopped.clone(),
-            interactive,
-        );
         let repl = Repl {
             host,
             scope,
@@ -156,11 +150,32 @@ impl Repl {
             names: Arc::new(Mutex::new(SessionNames::default())),
             running,
             stopped,
-            handle,
             timeout,
+            interactive,
         };
         repl.refresh_names();
         repl
+    }
+
+    /// What the signal policy needs to stop a running line (register it before [`Repl::run`]).
+    pub fn interrupt_hook(&self) -> InterruptHook {
+        InterruptHook {
+            interrupt: self.host.interrupt_handle(),
+            running: self.running.clone(),
+            stopped: self.stopped.clone(),
+            interactive: self.interactive,
+        }
+    }
+
+    /// Runs the session to its end: on a terminal after a greeting naming `exchange`, else
+    /// over standard input.
+    pub fn run(&mut self, exchange: &str) -> Exit {
+        if self.interactive {
+            say(&banner(exchange, &self.host));
+            self.interactive()
+        } else {
+            self.piped(std::io::stdin().lock())
+        }
     }
 
     /// The terminal loop: prompt, edit, evaluate, until `:quit` or Ctrl-D.
@@ -326,27 +341,14 @@ impl Repl {
 
     fn evaluate(&mut self, text: &str, path: Option<PathBuf>) -> Result<Dynamic, ScriptError> {
         let script = self.compile(text, path)?;
-        let interrupt = self.host.interrupt_handle();
         self.host.clear_interrupt();
-        let timer = self.timeout.map(|limit| {
-            let interrupt = interrupt.clone();
-            self.handle.spawn(async move {
-                tokio::time::sleep(limit).await;
-                interrupt.trigger(StopReason::Timeout(limit));
-            })
-        });
         self.running.store(true, Ordering::SeqCst);
-        let result = self.host.eval(&script, &mut self.scope);
+        let result = self
+            .host
+            .eval_bounded(&script, &mut self.scope, self.timeout);
         self.running.store(false, Ordering::SeqCst);
-        if let Some(timer) = timer {
-            timer.abort();
-        }
         self.refresh_names();
-        // A guard that fired inside a call the line caught with try/catch still counts.
-        match (result, interrupt.swallowed_stop()) {
-            (Ok(_), Some(error)) => Err(error),
-            (result, _) => result,
-        }
+        result
     }
 
     /// Compiles `text` at the end of the transcript, with every function defined so far, and
@@ -561,14 +563,7 @@ impl Repl {
 }
 
 /// The one-line greeting: where the session is connected and whether cancels are sent.
-fn banner(session: &Session, host: &Host) -> String {
-    let exchange = match session.sim() {
-        Some(sim) => {
-            let open = sim.open_order_ids_of(&sim.credentials().api_key).len();
-            format!("simulator at {} with {open} open orders", sim.url())
-        }
-        None => session.host().to_owned(),
-    };
+fn banner(exchange: &str, host: &Host) -> String {
     let dry_run = if host.is_dry_run() {
         "dry run on (cancels are recorded, not sent)"
     } else {
@@ -599,54 +594,6 @@ fn plain_doc(doc: &str) -> String {
         });
     }
     out.join("\n")
-}
-
-/// Listens for Ctrl-C (SIGINT): while a line runs, it stops that line. At an idle piped
-/// session it ends the process (130); at an idle terminal prompt rustyline reads Ctrl-C as a
-/// key instead, so nothing reaches here. The listener is registered before the first line.
-fn watch_interrupts(
-    handle: &Handle,
-    interrupt: Interrupt,
-    running: Arc<AtomicBool>,
-    stopped: Arc<AtomicBool>,
-    interactive: bool,
-) {
-    let on_interrupt = move || {
-        if running.load(Ordering::SeqCst) {
-            // Marked before the trigger wakes the line, so the session sees it when the line
-            // returns.
-            if !interactive {
-                stopped.store(true, Ordering::SeqCst);
-            }
-            interrupt.trigger(StopReason::Interrupted);
-        } else if !interactive {
-            complain(STOPPED);
-            std::process::exit(Exit::Interrupted.code());
-        }
-    };
-    let _entered = handle.enter();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::interrupt()) {
-            Ok(mut interrupts) => {
-                handle.spawn(async move {
-                    while interrupts.recv().await.is_some() {
-                        on_interrupt();
-                    }
-                });
-            }
-            Err(error) => complain(&format!(
-                "warning: cannot listen for Ctrl-C ({error}); use --timeout to bound each line"
-            )),
-        }
-    }
-    #[cfg(not(unix))]
-    handle.spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt();
-        }
-    });
 }
 
 fn is_identifier(text: &str) -> bool {

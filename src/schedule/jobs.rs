@@ -28,7 +28,7 @@ use serde::Deserialize;
 use super::limits::{LimitError, RunLimits};
 use super::spec::{ScheduleSpec, SpecError};
 use super::trigger::{Trigger, TriggerError};
-use crate::cli::{ScheduleArgs, parse_duration};
+use crate::util::parse_duration;
 
 /// What one run of a job is given: the `run` flags.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -131,28 +131,15 @@ impl Default for JobDefaults {
     }
 }
 
-impl JobDefaults {
-    pub fn from_args(args: &ScheduleArgs) -> JobDefaults {
-        JobDefaults {
-            jitter: args.jitter,
-            run_now: !args.no_run_now,
-            max_runs: args.max_runs,
-            max_failures: args.max_failures,
-            run: RunSettings {
-                args: args.exec.args.clone(),
-                dry_run: args.exec.dry_run,
-                max_cancels: args.exec.max_cancels,
-                timeout: args.exec.timeout,
-            },
-        }
-    }
-}
-
 /// The job of a single `schedule SCRIPT (--every | --cron)`, named after the script's stem.
-pub fn from_flags(script: &Path, args: &ScheduleArgs) -> Result<JobDefinition, JobError> {
-    let defaults = JobDefaults::from_args(args);
-    let trigger = Trigger::from_parts(args.every, args.cron.as_deref(), args.tz.as_deref())?
-        .ok_or(JobError::MissingTrigger)?;
+/// `trigger` is what `--every` / `--cron` / `--tz` describe ([`Trigger::from_parts`]).
+pub fn from_flags(
+    script: &Path,
+    trigger: Option<Trigger>,
+    defaults: &JobDefaults,
+) -> Result<JobDefinition, JobError> {
+    let defaults = defaults.clone();
+    let trigger = trigger.ok_or(JobError::MissingTrigger)?;
     check_script(script)?;
     let spec = ScheduleSpec::new(
         trigger,

@@ -8,25 +8,26 @@ use tokio_util::sync::CancellationToken;
 use super::jobs::{JobDefinition, RunSettings};
 use super::outcome::{Outcome, RunReport};
 use super::runner::{RunFuture, RunJob};
-use crate::cli::ExecArgs;
 use crate::exit::Exit;
 use crate::script::{self, Backend, Interrupt, RunOptions, RunOutcome, ScriptError, StopReason};
 
-/// The script host's options for one job's runs.
-pub fn run_options(script: PathBuf, settings: &RunSettings, exec: &ExecArgs) -> RunOptions {
+/// The script host's options for one job's runs: the job's settings over `shared` (the
+/// options every job has in common, such as the audit log).
+pub fn run_options(script: PathBuf, settings: &RunSettings, shared: &RunOptions) -> RunOptions {
     RunOptions {
+        script,
         args: settings.args.clone(),
         dry_run: settings.dry_run,
         max_cancels: settings.max_cancels,
         timeout: settings.timeout,
-        ..RunOptions::from_exec(script, exec)
+        ..shared.clone()
     }
 }
 
 /// Compiles a job's script and checks its parameters, so a broken job stops the scheduler
 /// before anything runs rather than failing at every tick.
-pub fn preflight(job: &JobDefinition, exec: &ExecArgs) -> Result<RunOptions, ScriptError> {
-    let options = run_options(job.script.clone(), &job.run, exec);
+pub fn preflight(job: &JobDefinition, shared: &RunOptions) -> Result<RunOptions, ScriptError> {
+    let options = run_options(job.script.clone(), &job.run, shared);
     script::prepare(&options, None)?;
     Ok(options)
 }
@@ -59,15 +60,11 @@ impl RunJob for ScriptJob {
             };
             // Rhai is synchronous and its functions block on requests: off the runtime workers.
             let run = tokio::task::spawn_blocking(move || {
-                let outcome = match script::prepare(&options, Some(stop.clone())) {
-                    Ok(prepared) => Ok(prepared.execute(backend)),
-                    Err(error) => Err(error),
-                };
+                let outcome = script::run_once(backend, &options, &stop);
                 (outcome, stop.reason())
             });
             let report = match run.await {
-                Ok((Ok(outcome), reason)) => report_of(&outcome, reason),
-                Ok((Err(error), _)) => RunReport::failed(error.exit(), error.headline()),
+                Ok((outcome, reason)) => report_of(&outcome, reason),
                 Err(e) => RunReport::failed(
                     Exit::ScriptFailed,
                     format!("the script's thread stopped abnormally: {e}"),
@@ -150,10 +147,10 @@ mod tests {
 
     #[test]
     fn job_settings_override_the_shared_flags_but_keep_the_audit_log() {
-        let exec = ExecArgs {
+        let shared = RunOptions {
             args: vec!["ignored=1".into()],
-            audit: Some("audit.jsonl".into()),
-            ..ExecArgs::default()
+            audit: script::AuditTarget::File("audit.jsonl".into()),
+            ..RunOptions::default()
         };
         let settings = RunSettings {
             args: vec!["minutes=30".into()],
@@ -161,7 +158,7 @@ mod tests {
             max_cancels: Some(5),
             timeout: Some(Duration::from_secs(9)),
         };
-        let options = run_options("a.rhai".into(), &settings, &exec);
+        let options = run_options("a.rhai".into(), &settings, &shared);
         assert_eq!(options.args, ["minutes=30"]);
         assert!(options.dry_run);
         assert_eq!(options.max_cancels, Some(5));

@@ -1,7 +1,7 @@
-//! Stopping: the first SIGINT/SIGTERM stops new runs and gives runs in flight their grace
-//! period; a second signal (or the end of the grace) interrupts them.
+//! Stopping: the first stop request (SIGINT/SIGTERM, through the command layer's signal
+//! policy) stops new runs and gives runs in flight their grace period; a second one (or the
+//! end of the grace) interrupts them.
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// The scheduler's two stop levels, shared by every job and the heartbeat.
@@ -45,36 +45,6 @@ impl Shutdown {
     pub async fn interrupting(&self) {
         self.interrupt.cancelled().await;
     }
-}
-
-/// Turns SIGINT and SIGTERM into stop requests: the first stops, the second interrupts.
-/// Registering replaces the default "die at once" action, so call this before the first run.
-pub fn listen_for_signals(shutdown: Shutdown) -> std::io::Result<JoinHandle<()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(tokio::spawn(async move {
-        let mut seen = 0u32;
-        loop {
-            let name = tokio::select! {
-                _ = interrupt.recv() => "SIGINT",
-                _ = terminate.recv() => "SIGTERM",
-            };
-            seen += 1;
-            if seen == 1 {
-                tracing::warn!(
-                    signal = name,
-                    "{name}: starting no new runs; a run in flight may finish within its grace \
-                     period (send it again to interrupt now)"
-                );
-                shutdown.request_stop();
-            } else {
-                tracing::warn!(signal = name, "{name} again: interrupting runs in flight");
-                shutdown.request_interrupt();
-                return;
-            }
-        }
-    }))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Position, Scope};
 use tokio::runtime::Handle;
@@ -13,9 +14,8 @@ use super::args::ScriptArgs;
 use super::check::{self, KnownFunctions};
 use super::docs::{self, AreaDoc, FnDoc};
 use super::errors::{self, Explain, ScriptError};
-use super::interrupt::{Interrupt, StopReason};
+use super::interrupt::{Deadline, Interrupt, StopReason};
 use super::safety::{AuditContext, AuditLog, AuditOpenError, AuditTarget, Safety};
-use crate::cli::ExecArgs;
 use crate::clob::{Client, ClientStats};
 use crate::exit::Exit;
 
@@ -105,25 +105,6 @@ impl Default for HostOptions {
             progress: false,
             interrupt: None,
         }
-    }
-}
-
-impl HostOptions {
-    /// The options the shared `run`/`repl`/`schedule` flags describe (`--arg`, `--dry-run`,
-    /// `--max-cancels`, `--audit`). A malformed `--arg` is a usage error (exit 2).
-    pub fn from_exec(exec: &ExecArgs) -> Result<HostOptions, ScriptError> {
-        let args = ScriptArgs::parse(&exec.args)
-            .map_err(|e| ScriptError::plain(Exit::Usage, e.to_string()))?;
-        Ok(HostOptions {
-            args,
-            dry_run: exec.dry_run,
-            max_cancels: exec.max_cancels,
-            audit: exec
-                .audit
-                .clone()
-                .map_or(AuditTarget::Default, AuditTarget::File),
-            ..HostOptions::default()
-        })
     }
 }
 
@@ -448,6 +429,25 @@ impl Host {
             .map_err(|err| self.explain(&err, script))
     }
 
+    /// The one bounded evaluation that `run`, the REPL and the scheduler share: [`Host::eval`]
+    /// stopped with [`StopReason::Timeout`] once `timeout` passes, and failed when a stop
+    /// (a guard, an interrupt) fired inside a call the script caught with `try`/`catch`.
+    pub fn eval_bounded(
+        &self,
+        script: &Script,
+        scope: &mut Scope<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<Dynamic, ScriptError> {
+        let interrupt = self.interrupt_handle();
+        let deadline = timeout.map(|limit| Deadline::start(interrupt.clone(), limit));
+        let result = self.eval(script, scope);
+        drop(deadline);
+        match (result, interrupt.swallowed_stop()) {
+            (Ok(_), Some(error)) => Err(error),
+            (result, _) => result,
+        }
+    }
+
     fn explain(&self, err: &EvalAltResult, script: &Script) -> ScriptError {
         let context = Explain {
             source: &script.source,
@@ -583,28 +583,5 @@ mod tests {
         fn shareable<T: Send + Sync>() {}
         shareable::<Host>();
         shareable::<Script>();
-    }
-
-    #[test]
-    fn exec_flags_become_host_options() {
-        let exec = ExecArgs {
-            args: vec!["minutes=5".into()],
-            dry_run: true,
-            max_cancels: Some(3),
-            ..ExecArgs::default()
-        };
-        let options = HostOptions::from_exec(&exec).expect("valid");
-        assert_eq!(options.args.raw("minutes"), Some("5"));
-        assert!(options.dry_run);
-        assert_eq!(options.max_cancels, Some(3));
-        assert_eq!(options.audit, AuditTarget::Default);
-        let bad = ExecArgs {
-            args: vec!["minutes".into()],
-            ..ExecArgs::default()
-        };
-        assert_eq!(
-            HostOptions::from_exec(&bad).unwrap_err().exit(),
-            Exit::Usage
-        );
     }
 }

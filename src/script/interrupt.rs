@@ -6,6 +6,7 @@
 //! against [`Interrupt::cancelled`]), and `sleep` (a condition variable wait).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -175,5 +176,25 @@ mod tests {
         assert!(!interrupt.sleep(Duration::from_secs(600)));
         waker.join().expect("waker thread");
         assert!(Interrupt::new().sleep(Duration::from_millis(1)));
+    }
+}
+
+/// A wall-clock limit on one evaluation: triggers [`StopReason::Timeout`] on the interrupt
+/// unless it is dropped first. Runs on its own thread, so it needs no async runtime; dropping
+/// it wakes that thread at once.
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    _done: mpsc::Sender<()>,
+}
+
+impl Deadline {
+    pub(crate) fn start(interrupt: Interrupt, limit: Duration) -> Deadline {
+        let (done, finished) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if finished.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+                interrupt.trigger(StopReason::Timeout(limit));
+            }
+        });
+        Deadline { _done: done }
     }
 }

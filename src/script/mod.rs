@@ -1,9 +1,9 @@
-//! The Rhai host: the CLOB API for playbooks, the `run` / `check` / `docs` commands, and the
-//! pieces the REPL and the scheduler build on.
+//! The Rhai host: the CLOB API for playbooks, and the pieces `run`, `check`, `docs`, the REPL
+//! and the scheduler build on (their commands live in `crate::cmd`).
 //!
 //! # For `run` and the scheduler
 //!
-//! [`run_once`] runs one script on a connected [`Session`](crate::session::Session) and returns
+//! [`run_once`] runs one script on a connected [`Backend`] and returns
 //! a [`RunOutcome`]: exit code, error, final value as JSON, requests/retries/cancel counts and
 //! duration. [`prepare`] + [`PreparedRun::execute`] split the same thing in two, so everything
 //! that can fail without an exchange (bad `--arg`, unreadable or uncompilable script, unknown
@@ -15,15 +15,15 @@
 //! audit log, counters). Typical use:
 //!
 //! ```no_run
-//! # use clobscript::script::{Host, HostOptions, SourceText};
-//! # fn demo(session: &clobscript::session::Session) -> Result<(), Box<dyn std::error::Error>> {
-//! # let exec = clobscript::cli::ExecArgs::default();
-//! let host = Host::new(HostOptions::from_exec(&exec)?)?; // --arg, --dry-run, --max-cancels, --audit
-//! host.connect(session.backend());
+//! # use clobscript::script::{Backend, Host, RunOptions, SourceText};
+//! # fn demo(backend: Backend) -> Result<(), Box<dyn std::error::Error>> {
+//! # let options = RunOptions::default();
+//! let host = Host::new(options.host_options()?)?; // --arg, --dry-run, --max-cancels, --audit
+//! host.connect(backend);
 //! let mut scope = host.new_scope(); // keep it: variables survive between lines
 //! let script = host.compile_source(SourceText::new("<repl>", "open_orders().len()", None))?;
 //! let stop = host.interrupt_handle(); // give this to the Ctrl-C handler
-//! let value = host.eval(&script, &mut scope)?;
+//! let value = host.eval_bounded(&script, &mut scope, None)?; // Some(limit) for --timeout
 //! host.clear_interrupt(); // before the next line, in case it was stopped
 //! # Ok(()) }
 //! ```
@@ -63,8 +63,6 @@ pub use errors::ScriptError;
 pub(crate) use errors::rhai_type_name;
 pub use interrupt::{Interrupt, StopReason};
 pub(crate) use output::{render_record, render_table};
-pub use run::{
-    PreparedRun, RunOptions, RunOutcome, check_command, docs_command, prepare, run_command,
-    run_once,
-};
+pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};
+pub(crate) use safety::plural;
 pub use safety::{AuditOpenError, AuditTarget};

@@ -18,7 +18,6 @@ mod routes;
 mod server;
 mod state;
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,10 +27,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::SimArgs;
 use crate::clob::types::{OpenOrder, Trade};
 use crate::clob::{Credentials, Secret};
-use crate::exit::Exit;
 
 pub use fixture::FixtureError;
 pub use generate::{HISTORY_SECS, MARKETS, second_account};
@@ -379,36 +376,10 @@ async fn dead_mans_switch(shared: Arc<Shared>, stop: CancellationToken) {
     }
 }
 
-/// The configuration of `clobscript sim` flags; credential flags left out fall back to the
-/// demo credentials one by one.
-pub fn config_from_args(args: &SimArgs) -> SimConfig {
-    let demo = demo_credentials();
-    SimConfig {
-        port: args.port,
-        orders: args.orders,
-        open_orders: args.open_orders,
-        seed: args.seed,
-        fixture: args.fixture.clone(),
-        credentials: Credentials {
-            api_key: args.api_key.clone().unwrap_or(demo.api_key),
-            secret: args.secret.clone().map_or(demo.secret, Secret::new),
-            passphrase: args.passphrase.clone().map_or(demo.passphrase, Secret::new),
-            address: args.address.clone().unwrap_or(demo.address),
-        },
-        page_size: args.page_size,
-        latency: args.latency,
-        fail_rate: args.fail_rate,
-        rate_limit: args.rate_limit,
-        heartbeat_timeout: args.heartbeat_timeout,
-        auth_window: args.auth_window,
-        clock_offset: 0,
-    }
-}
-
 /// The lines printed once the simulator is ready: the URL first (tools read that line), then
 /// the credentials it accepts. A secret or passphrase is shown only when it is a public demo
 /// value, never when it was given.
-fn ready_lines(server: &SimServer) -> Vec<String> {
+pub fn ready_lines(server: &SimServer) -> Vec<String> {
     let demo = [demo_credentials(), second_account()];
     let is_demo = |value: &Secret| {
         demo.iter()
@@ -433,67 +404,4 @@ fn ready_lines(server: &SimServer) -> Vec<String> {
         ));
     }
     lines
-}
-
-async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// `clobscript sim`: serves until SIGINT/SIGTERM, then stops cleanly (exit 0). A bad fixture or
-/// a busy port is a usage error (exit 2).
-pub fn command(args: SimArgs) -> Exit {
-    let config = config_from_args(&args);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("clobscript sim: cannot start the async runtime: {error}");
-            return Exit::Api;
-        }
-    };
-    runtime.block_on(async move {
-        let server = match SimServer::start(config).await {
-            Ok(server) => server,
-            Err(error) => {
-                eprintln!("clobscript sim: {error}");
-                return Exit::Usage;
-            }
-        };
-        if let Some(given) = &args.api_key
-            && server.accounts().iter().all(|a| &a.api_key != given)
-        {
-            eprintln!(
-                "clobscript sim: warning: the fixture lists its own accounts, so --api-key {given} is not accepted"
-            );
-        }
-        let mut stdout = std::io::stdout().lock();
-        for line in ready_lines(&server) {
-            let _ = writeln!(stdout, "{line}");
-        }
-        let _ = stdout.flush();
-        drop(stdout);
-        wait_for_stop_signal().await;
-        server.shutdown().await;
-        Exit::Success
-    })
 }

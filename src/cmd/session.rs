@@ -1,5 +1,5 @@
-//! A connected session: the one place that turns the command line into a working exchange
-//! connection, for `run`, `repl`, `schedule` and `heartbeat` alike.
+//! A connected session, the composition root: the one place that turns the command line into
+//! a working exchange connection, for `run`, `repl`, `schedule` and `heartbeat` alike.
 //!
 //! [`Session::connect`] resolves the host and credentials (flags > `POLY_*`/`CLOB_HOST`
 //! environment > config-file profile), reports every missing credential by name before any
@@ -12,8 +12,8 @@
 //! [`Session::handle`]; never drop a session from inside an async task.
 //!
 //! ```no_run
-//! # use clobscript::{cli::{GlobalArgs, ExecArgs}, session::Session};
-//! # fn demo(global: &GlobalArgs, exec: &ExecArgs) -> Result<(), clobscript::session::SessionError> {
+//! # use clobscript::{cli::{GlobalArgs, ExecArgs}, cmd::session::Session};
+//! # fn demo(global: &GlobalArgs, exec: &ExecArgs) -> Result<(), clobscript::cmd::session::SessionError> {
 //! let session = Session::connect(global, exec)?;
 //! let orders = session.block_on(session.client().open_orders(&Default::default()));
 //! session.shutdown();
@@ -99,7 +99,7 @@ impl Session {
                 )?;
                 // Named before anything is sent, so a half-configured run never starts.
                 let credentials = settings.credentials()?;
-                let runtime = new_runtime()?;
+                let runtime = new_runtime(Some(2))?;
                 let client = {
                     let _entered = runtime.enter();
                     let mut config = ClientConfig::new(settings.host, Some(credentials));
@@ -117,7 +117,7 @@ impl Session {
 
     /// Starts an in-process simulator with `config` and connects to it with its credentials.
     pub fn simulated(config: SimConfig) -> Result<Session, SessionError> {
-        let runtime = new_runtime()?;
+        let runtime = new_runtime(Some(2))?;
         let sim = runtime.block_on(SimServer::start(config))?;
         let client = {
             let _entered = runtime.enter();
@@ -174,11 +174,15 @@ impl Session {
     }
 }
 
-fn new_runtime() -> Result<Runtime, SessionError> {
-    // Two workers: the script thread blocks on requests while the workers drive the
-    // connection pool, timers, the Ctrl-C listener and (with --sim) the simulator.
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+/// The async runtime of a command: `workers` threads (default: one per core). A session
+/// uses two: the script thread blocks on requests while the workers drive the connection
+/// pool, timers, the Ctrl-C listener and (with --sim) the simulator.
+pub(crate) fn new_runtime(workers: Option<usize>) -> Result<Runtime, SessionError> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    builder
         .thread_name("clobscript-io")
         .enable_all()
         .build()
