@@ -316,7 +316,7 @@ impl Bench<'_> {
         let requests_text = if requests.iter().all(|&r| r == requests[0]) {
             format!("{} ({minimum})", requests[0])
         } else {
-            format!("{:?} ({minimum})", requests)
+            format!("{requests:?} ({minimum})")
         };
         println!(
             "{:>8} {:>5} {:>10} {:>10} {:>17} {:>9} {:>10}",

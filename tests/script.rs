@@ -749,12 +749,12 @@ fn listings_in_a_script_walk_every_page_and_match_the_exchange() {
     let key = exchange.sim().credentials().api_key.clone();
     let script = exchange.script(
         "lists.rhai",
-        r#"#{
+        r"#{
     orders: open_orders().map(|o| o.id),
     trades: trades().map(|t| t.id),
     trade_sizes: trades().map(|t| t.size),
 }
-"#,
+",
     );
     let served_before = exchange.sim().requests_served();
     let out = exchange

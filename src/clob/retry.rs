@@ -51,7 +51,7 @@ impl RetryPolicy {
             .saturating_mul(1u32 << exponent)
             .min(self.max_delay);
         let half = step / 2;
-        half + jitter(step - half)
+        half + jitter(step.saturating_sub(half))
     }
 }
 

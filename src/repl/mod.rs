@@ -228,7 +228,7 @@ impl Repl {
                     }
                 }
                 // Ctrl-C at the prompt: the line is dropped, a fresh prompt follows.
-                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Interrupted) => {}
                 Err(ReadlineError::Eof) => break Exit::Success,
                 Err(error) => {
                     complain(&format!("error: cannot read the terminal: {error}"));

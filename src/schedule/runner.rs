@@ -214,7 +214,7 @@ impl Runner {
             }
             tokio::select! {
                 biased;
-                _ = shutdown.stopping() => break,
+                () = shutdown.stopping() => break,
                 (ticket, report, interrupted) = slot.finished() => {
                     let outcome = self.record_finished(&job.name, ticket, report.clone(), interrupted);
                     if let Verdict::TooManyFailures { consecutive } = tally.finish(outcome) {

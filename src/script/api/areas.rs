@@ -1,6 +1,5 @@
 //! The exported script functions, one `#[export_module]` per area.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// Every listing fetches all pages and returns an array of maps with the exchange's field

@@ -2,7 +2,6 @@
 //! interrupt), listings converted page by page, and cancels through the safety switches and
 //! the audit log.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 impl HostState {
@@ -27,7 +26,7 @@ impl HostState {
         let outcome = backend.handle.block_on(async {
             tokio::select! {
                 biased;
-                _ = token.cancelled() => None,
+                () = token.cancelled() => None,
                 result = output::with_progress(label, &backend.client, show, work) => Some(result),
             }
         });
