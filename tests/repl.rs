@@ -3,7 +3,7 @@
 //! exchange state is checked afterwards. `HOME` and `XDG_STATE_HOME` point into a temp dir, so
 //! the history never touches the real home.
 
-#[path = "script_support/mod.rs"]
+#[path = "common/mod.rs"]
 mod support;
 
 use std::io::Write as _;
@@ -59,7 +59,7 @@ fn variables_and_fns_persist_across_piped_lines() {
          twice(n)\n\
          :vars\n",
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let printed = lines(&out.stdout);
     assert_eq!(printed[..2], ["20", "22"], "{}", out.stdout);
     // `n` is listed once, with its latest value.
@@ -70,7 +70,7 @@ fn variables_and_fns_persist_across_piped_lines() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("fn twice(x)"), "{}", out.stdout);
+    out.stdout_has("fn twice(x)");
     assert_eq!(out.stderr, "");
 }
 
@@ -92,7 +92,7 @@ fn an_unfinished_statement_continues_on_the_next_line() {
             .replace("MARKET_B", MARKET_B)
             .as_str(),
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     // OLD_B, FRESH_B, GTD_SOON and GTD_LATER are the open orders in market B.
     assert_eq!(
         lines(&out.stdout),
@@ -106,8 +106,8 @@ fn an_unfinished_statement_continues_on_the_next_line() {
 fn input_still_unfinished_at_the_end_is_a_syntax_error() {
     let exchange = Exchange::fixture(&Book::fixture());
     let out = piped(&exchange, &[], "let x = 5;\nfn broken(a) {\n  a + x\n");
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("syntax error"), "{}", out.stderr);
+    out.status(2);
+    out.stderr_has("syntax error");
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn a_list_of_orders_prints_as_a_table_with_whole_ids() {
     let open = exchange.sim().open_order_ids_of(&primary);
     assert!(!open.is_empty());
     let out = piped(&exchange, &[], "open_orders()\n");
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let header = out.stdout.lines().next().unwrap_or_default();
     assert!(
         header.starts_with("| id ") && header.contains("| price ") && header.contains("| status "),
@@ -142,7 +142,7 @@ fn a_map_prints_as_fields_and_values_and_unit_prints_nothing() {
         &[],
         &format!("order(\"{OLD_A}\")\nlet x = 1;\n()\n"),
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let printed = lines(&out.stdout);
     assert!(
         printed[0].starts_with("| field ") && printed[0].contains("| value "),
@@ -187,25 +187,21 @@ fn an_error_is_shown_with_a_caret_and_the_session_goes_on() {
     assert_eq!(lines(&out.stdout), [format!("[\"{OLD_A}\"]")]);
     assert_only_canceled(&before, &exchange.statuses(), &[OLD_A]);
     // Piped, a session with a failed input ends with that input's code.
-    assert_eq!(out.code, Some(2));
+    out.status(2);
 }
 
 #[test]
 fn piped_exit_code_is_that_of_the_last_failure() {
     let exchange = Exchange::fixture(&Book::fixture());
     let out = piped(&exchange, &[], "1 +\n;\nthrow \"boom\"\n40 + 2\n");
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert_eq!(lines(&out.stdout), ["42"]);
-    assert!(out.stderr.contains("boom"), "{}", out.stderr);
+    out.stderr_has("boom");
     let out = piped(&exchange, &[], "throw \"boom\"\nlet x = ;\n");
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    out.status(2);
     let out = piped(&exchange, &[], ":nonsense\n");
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("unknown command `:nonsense`"),
-        "{}",
-        out.stderr
-    );
+    out.status(2);
+    out.stderr_has("unknown command `:nonsense`");
 }
 
 #[test]
@@ -216,7 +212,7 @@ fn an_error_inside_a_fn_from_an_earlier_line_quotes_that_line() {
         &[],
         "fn ratio(x) {\n  x / 0\n}\nlet y = 3;\nratio(y)\n",
     );
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr.contains("2 |   x / 0")
             && out.stderr.contains("in function `ratio`, called at 5:1"),
@@ -237,7 +233,7 @@ fn dry_run_on_then_cancel_leaves_the_exchange_untouched() {
              :dry-run off\ncancel(\"{OLD_B}\").canceled\n"
         ),
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(
         lines(&out.stdout),
         [
@@ -260,12 +256,12 @@ fn dry_run_flag_starts_the_session_in_dry_run() {
         &["--dry-run"],
         "cancel_all().would_cancel.len()\n:dry-run\n",
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(
         out.stdout.lines().next(),
         Some(OPEN.len().to_string().as_str())
     );
-    assert!(out.stdout.contains("dry run is on"), "{}", out.stdout);
+    out.stdout_has("dry run is on");
     assert_eq!(exchange.statuses(), before);
 }
 
@@ -278,7 +274,7 @@ fn max_cancels_counts_over_the_whole_session() {
         &["--max-cancels", "1"],
         &format!("cancel(\"{OLD_A}\").canceled.len()\ncancel(\"{OLD_B}\")\n"),
     );
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    out.status(4);
     assert_eq!(lines(&out.stdout), ["1"]);
     assert_only_canceled(&before, &exchange.statuses(), &[OLD_A]);
 }
@@ -287,7 +283,7 @@ fn max_cancels_counts_over_the_whole_session() {
 fn help_lists_every_function_by_area_and_help_name_shows_its_doc() {
     let exchange = Exchange::fixture(&Book::fixture());
     let out = piped(&exchange, &[], ":help\n:help cancel\n:help no_such_thing\n");
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    out.status(2);
     let host = Host::offline();
     for area in host.api_areas() {
         assert!(out.stdout.contains(&area.title), "{} missing", area.title);
@@ -299,7 +295,7 @@ fn help_lists_every_function_by_area_and_help_name_shows_its_doc() {
             f.signature()
         );
     }
-    assert!(out.stdout.contains(":dry-run on|off"), "{}", out.stdout);
+    out.stdout_has(":dry-run on|off");
     let cancel = host
         .functions()
         .find(|f| f.name == "cancel")
@@ -339,8 +335,8 @@ fn load_runs_a_file_in_the_session() {
         ),
     );
     assert_eq!(lines(&out.stdout), ["true", "2"], "{}", out.stderr);
-    assert!(out.stderr.contains("cannot read"), "{}", out.stderr);
-    assert_eq!(out.code, Some(2));
+    out.stderr_has("cannot read");
+    out.status(2);
     assert_only_canceled(&before, &exchange.statuses(), &[OLD_A, OLD_B]);
 }
 
@@ -497,7 +493,7 @@ fn piped_ctrl_c_stops_the_running_line_and_ends_the_session_with_130() {
     let out = wait(child);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("reads stdout");
-    assert_eq!(out.code, Some(130), "{}", out.stderr);
-    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+    out.status(130);
+    out.stderr_has("interrupted");
     assert_eq!(rest, "", "nothing after the interrupted line ran");
 }

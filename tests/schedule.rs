@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use clobscript::cli::{Cli, Command as Subcommand};
+#[path = "common/mod.rs"]
+mod support;
 use clobscript::logging::LogFormat;
+use support::isolated_command;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,11 +19,8 @@ fn repo() -> PathBuf {
 
 /// Runs the binary to completion with a private state folder.
 fn clobscript(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clobscript"))
+    isolated_command(state, &state.join("config"), state)
         .args(args)
-        .env("XDG_STATE_HOME", state)
-        .env("XDG_CONFIG_HOME", state.join("config"))
-        .env_remove("RUST_LOG")
         .output()
         .expect("the binary runs")
 }
@@ -78,18 +78,14 @@ impl Exchange {
     /// and output in `dir`.
     fn clobscript(&self, dir: &Path, args: &[&str]) -> Command {
         let c = self.sim.credentials();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clobscript"));
+        let mut cmd = isolated_command(&dir.join("state"), &dir.join("config"), dir);
         cmd.args(args)
             .args(["--host", self.sim.url()])
             .current_dir(dir)
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .env("XDG_CONFIG_HOME", dir.join("config"))
             .env("POLY_API_KEY", &c.api_key)
             .env("POLY_API_SECRET", c.secret.expose())
             .env("POLY_PASSPHRASE", c.passphrase.expose())
-            .env("POLY_ADDRESS", &c.address)
-            .env_remove("RUST_LOG")
-            .env_remove("CLOB_HOST");
+            .env("POLY_ADDRESS", &c.address);
         cmd
     }
 }
@@ -393,22 +389,24 @@ mod runs {
     #[test]
     fn sim_runs_share_one_in_process_simulator() {
         let dir = playbooks(&[("cancel_one.rhai", CANCEL_ONE)]);
-        let out = Command::new(env!("CARGO_BIN_EXE_clobscript"))
-            .args([
-                "schedule",
-                "cancel_one.rhai",
-                "--sim",
-                "--every",
-                "100ms",
-                "--max-runs",
-                "2",
-            ])
-            .args(["--run-log", "runs.jsonl"])
-            .current_dir(dir.path())
-            .env("XDG_STATE_HOME", dir.path().join("state"))
-            .env_remove("CLOB_HOST")
-            .output()
-            .expect("runs");
+        let out = isolated_command(
+            &dir.path().join("state"),
+            &dir.path().join("config"),
+            dir.path(),
+        )
+        .args([
+            "schedule",
+            "cancel_one.rhai",
+            "--sim",
+            "--every",
+            "100ms",
+            "--max-runs",
+            "2",
+        ])
+        .args(["--run-log", "runs.jsonl"])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
         assert_eq!(
             out.status.code(),
             Some(0),

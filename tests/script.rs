@@ -1,7 +1,7 @@
 //! The playbooks in `scripts/` and the safety features, run by the real binary against a
 //! simulator started here; the exchange state is checked order by order afterwards.
 
-#[path = "script_support/mod.rs"]
+#[path = "common/mod.rs"]
 mod support;
 
 use serde_json::Value;
@@ -21,7 +21,7 @@ fn run_playbook(name: &str, args: &[&str], expected: &[&str]) -> (Exchange, Valu
         command.args(["--arg", arg]);
     }
     let out = command.run();
-    assert_eq!(out.code, Some(0), "{name} failed:\n{}", out.stderr);
+    out.status(0);
     let value = out.json();
     assert_only_canceled(&before, &exchange.statuses(), expected);
     assert_eq!(ids(&value["canceled"]), sorted(expected), "{value}");
@@ -110,12 +110,8 @@ fn cancel_market_without_a_market_or_token_refuses_and_cancels_nothing() {
         .clobscript()
         .args(["run", &playbook("cancel_market")])
         .run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("give --arg market=CONDITION_ID"),
-        "{}",
-        out.stderr
-    );
+    out.status(1);
+    out.stderr_has("give --arg market=CONDITION_ID");
     assert_only_canceled(&before, &exchange.statuses(), &[]);
 }
 
@@ -137,7 +133,7 @@ fn report_prints_open_orders_per_market_and_side_and_recent_fills_and_changes_no
         .clobscript()
         .args(["run", &playbook("report")])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_only_canceled(&before, &exchange.statuses(), &[]);
     let row = |market: &str, side: &str| {
         out.stdout
@@ -158,11 +154,7 @@ fn report_prints_open_orders_per_market_and_side_and_recent_fills_and_changes_no
     assert_eq!(row(MARKET_B, "SELL"), [MARKET_B, "SELL", "1", "100", "36"]);
     assert!(out.stdout.contains(RECENT_TRADE), "{}", out.stdout);
     assert!(!out.stdout.contains(OLD_TRADE), "{}", out.stdout);
-    assert!(
-        out.stdout.contains("Open orders: 10 in 4 market sides"),
-        "{}",
-        out.stdout
-    );
+    out.stdout_has("Open orders: 10 in 4 market sides");
 }
 
 #[test]
@@ -222,7 +214,7 @@ fn playbooks_run_on_generated_data_across_many_pages() {
         ])
         .run();
     let finished = unix_now();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let after = exchange.statuses();
     let mine: Vec<_> = exchange.sim().orders_of(&key);
     let mut canceled = 0;
@@ -267,7 +259,7 @@ fn the_readme_command_works_with_an_in_process_simulator() {
             "--json",
         ])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let value = out.json();
     let canceled = value["canceled"].as_array().expect("canceled").len();
     assert!(canceled > 0, "{value}");
@@ -287,7 +279,7 @@ fn dry_run_reports_what_would_be_canceled_and_leaves_the_exchange_untouched() {
         .clobscript()
         .args(["run", &playbook("cancel_stale"), "--dry-run", "--json"])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(exchange.statuses(), before);
     let value = out.json();
     assert_eq!(ids(&value["would_cancel"]), sorted(&[OLD_A, OLD_B]));
@@ -316,7 +308,7 @@ fn dry_run_of_cancel_all_lists_every_open_order_without_sending_a_cancel() {
         .arg(&script)
         .args(["--dry-run", "--json"])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(exchange.statuses(), before);
     assert_eq!(ids(&out.json()["would_cancel"]), sorted(OPEN));
 }
@@ -339,7 +331,7 @@ fn max_cancels_stops_before_the_call_that_would_pass_the_limit() {
         .arg(&script)
         .args(["--max-cancels", "3"])
         .run();
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    out.status(4);
     assert_only_canceled(&before, &exchange.statuses(), &[OLD_A, OLD_B, FRESH_A]);
     assert!(!out.stdout.contains("not reached"));
     assert!(
@@ -350,12 +342,8 @@ fn max_cancels_stops_before_the_call_that_would_pass_the_limit() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("three.rhai:4:1"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("3 orders canceled, 0 not canceled"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("three.rhai:4:1");
+    out.stderr_has("3 orders canceled, 0 not canceled");
     let audit = exchange.audit();
     let refused: Vec<&Value> = audit.iter().filter(|r| r["phase"] == "refused").collect();
     assert_eq!(refused.len(), 1);
@@ -379,7 +367,7 @@ fn max_cancels_cannot_be_escaped_with_try_catch() {
         .arg(&script)
         .args(["--max-cancels", "1"])
         .run();
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    out.status(4);
     assert!(!out.stdout.contains("caught"));
     assert_only_canceled(&before, &exchange.statuses(), &[]);
 }
@@ -395,7 +383,7 @@ fn max_cancels_counts_cancel_all_by_listing_first_and_sends_nothing_over_the_lim
         .arg(&script)
         .args(["--max-cancels", "9"])
         .run();
-    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    out.status(4);
     assert!(
         out.stderr
             .contains("`cancel_all` would cancel 10 more orders"),
@@ -416,7 +404,7 @@ fn cancel_all_within_max_cancels_cancels_exactly_the_listed_orders() {
         .arg(&script)
         .args(["--max-cancels", "10", "--json"])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_only_canceled(&before, &exchange.statuses(), OPEN);
     assert_eq!(ids(&out.json()["canceled"]), sorted(OPEN));
 }
@@ -427,7 +415,7 @@ fn cancel_all_without_a_guard_uses_the_cancel_all_endpoint() {
     let before = exchange.statuses();
     let script = exchange.script("all.rhai", "cancel_all()");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_only_canceled(&before, &exchange.statuses(), OPEN);
     let audit = exchange.audit();
     assert_eq!(audit[0]["request"], "DELETE /cancel-all");
@@ -444,7 +432,7 @@ fn the_audit_log_records_each_request_before_sending_and_its_outcome() {
         "#,
     );
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let audit = exchange.audit();
     let phases: Vec<(&str, &str)> = audit
         .iter()
@@ -478,11 +466,7 @@ fn the_audit_log_records_each_request_before_sending_and_its_outcome() {
             .as_str()
             .is_some_and(|s| s.ends_with("audit.rhai"))
     }));
-    assert!(
-        out.stderr.contains("2 orders canceled, 2 not canceled"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("2 orders canceled, 2 not canceled");
 }
 
 #[test]
@@ -494,7 +478,7 @@ fn audit_moves_to_the_file_given() {
         .args(["run", &playbook("cancel_stale"), "--audit"])
         .arg(&target)
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(read_json_lines(&target).len(), 2);
     assert!(exchange.audit().is_empty());
 }
@@ -507,12 +491,8 @@ fn an_unwritable_audit_log_stops_the_run_before_any_request() {
         .args(["run", &playbook("cancel_stale"), "--audit"])
         .arg(exchange.work_dir())
         .run();
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("cannot open the audit log"),
-        "{}",
-        out.stderr
-    );
+    out.status(2);
+    out.stderr_has("cannot open the audit log");
     assert_eq!(exchange.sim().requests_served(), 0);
 }
 
@@ -534,7 +514,7 @@ fn json_output_is_the_final_value_and_prints_go_to_stderr() {
         .arg(&script)
         .arg("--json")
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let value = out.json();
     assert_eq!(value["id"], OLD_A);
     assert_eq!(value["price"], 0.45);
@@ -561,7 +541,7 @@ fn args_are_typed_and_available_as_args_and_arg() {
         ])
         .args(["--arg", &format!("token={TOKEN_B}"), "--json"])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(
         out.json(),
         serde_json::json!({"n": 30, "f": 0.5, "b": true, "s": "hello", "token": TOKEN_B,
@@ -659,7 +639,7 @@ let lean = open_orders(#{ fields: ["created_at", "price"] });
         .args(["run", "--json"])
         .arg(&script)
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let value = out.json();
     let key = exchange.sim().credentials().api_key.clone();
     assert_eq!(
@@ -684,7 +664,7 @@ fn an_unknown_order_field_is_refused_with_a_suggestion() {
         "cancel_orders(open_orders(#{ fields: [\"prise\"] }))\n",
     );
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr
             .contains("open_orders: `prise` is not an order field")
@@ -714,7 +694,7 @@ fn cancel_stale_at_scale_makes_exactly_the_minimum_requests() {
             "minutes=30",
         ])
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let open_after = exchange.sim().open_order_ids_of(&key);
     let canceled = open_before.len() - open_after.len();
     assert_eq!(
@@ -762,7 +742,7 @@ fn listings_in_a_script_walk_every_page_and_match_the_exchange() {
         .args(["run", "--json"])
         .arg(&script)
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let value = out.json();
 
     let mut open = exchange.sim().open_order_ids_of(&key);

@@ -2,7 +2,7 @@
 //! exchange left as it was. Plus `check`, `docs`, interrupts, and the host library API the REPL
 //! and scheduler build on.
 
-#[path = "script_support/mod.rs"]
+#[path = "common/mod.rs"]
 mod support;
 
 use std::time::Duration;
@@ -21,7 +21,7 @@ fn a_syntax_error_shows_the_line_with_a_caret_and_exits_2() {
     let exchange = fixture();
     let script = exchange.script("broken.rhai", "let a = 1;\nlet b = (a + 2;\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(2));
+    out.status(2);
     let expected = format!(
         "error: syntax error: Expecting ')' for a matching ( in this expression\n \
          --> {}:2:15\n  |\n2 | let b = (a + 2;\n  |               ^\n",
@@ -40,7 +40,7 @@ fn an_unknown_function_is_refused_before_any_request_with_a_suggestion() {
         "let stale = open_orders();\n\tlet s = \"名前é\"; cancle(stale[0].id);\n",
     );
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(2));
+    out.status(2);
     let expected = format!(
         "error: unknown function `cancle`\n --> {}:2:17\n  |\n\
          2 |     let s = \"名前é\"; cancle(stale[0].id);\n  |                      ^^^^^^\n  \
@@ -56,7 +56,7 @@ fn a_wrong_number_of_arguments_is_refused_with_the_signature() {
     let exchange = fixture();
     let script = exchange.script("arity.rhai", "cancel(\"0x0a01\", true);\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(2));
+    out.status(2);
     assert!(
         out.stderr
             .contains("`cancel` takes 1 argument but is given 2"),
@@ -81,17 +81,9 @@ fn check_reports_every_unknown_function_without_running() {
          cancel_order(s);\nfn helper(a) { a }\nhelper(1, 2);\n",
     );
     let out = exchange.clobscript().arg("check").arg(&script).run();
-    assert_eq!(out.code, Some(2));
-    assert!(
-        out.stderr.contains("did you mean `minutes`?"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("unknown function `cancel_order`"),
-        "{}",
-        out.stderr
-    );
+    out.status(2);
+    out.stderr_has("did you mean `minutes`?");
+    out.stderr_has("unknown function `cancel_order`");
     assert!(out.stderr.contains("did you mean `cancel_orders`?"));
     assert!(
         out.stderr
@@ -106,13 +98,13 @@ fn check_accepts_a_good_script_and_reports_unreadable_ones() {
     let exchange = fixture();
     let good = exchange.script("good.rhai", "let x = [3, 1, 2];\nx.sort();\nx.len()\n");
     let out = exchange.clobscript().arg("check").arg(&good).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert!(out.stdout.starts_with("ok: "));
     let out = exchange
         .clobscript()
         .args(["check", "no/such/script.rhai"])
         .run();
-    assert_eq!(out.code, Some(2));
+    out.status(2);
     assert!(
         out.stderr
             .starts_with("error: cannot read script no/such/script.rhai:"),
@@ -129,20 +121,20 @@ fn a_throw_fails_the_run_with_exit_1_and_the_place_it_happened() {
         "fn check(n) {\n    if n > 2 { throw `too many: ${n}`; }\n}\ncheck(3);\n",
     );
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(1));
+    out.status(1);
     assert!(
         out.stderr.starts_with("error: too many: 3\n"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("throws.rhai:2:16"), "{}", out.stderr);
+    out.stderr_has("throws.rhai:2:16");
     assert!(
         out.stderr
             .contains("= note: in function `check`, called at 4:1"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("failed after"), "{}", out.stderr);
+    out.stderr_has("failed after");
 }
 
 #[test]
@@ -153,21 +145,21 @@ fn a_type_error_at_run_time_exits_1() {
         "let o = order(\"0x0a01\");\no.price + \"x\" - 1\n",
     );
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr
             .starts_with("error: operator `-` cannot be applied to (string, int)\n"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("types.rhai:2:15"), "{}", out.stderr);
+    out.stderr_has("types.rhai:2:15");
 
     let script = exchange.script(
         "mismatch.rhai",
         "let ids = range(0, 3).map(|i| i);\ncancel(42);\n",
     );
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr
             .starts_with("error: `map` cannot be called with (range, Fn)\n"),
@@ -182,18 +174,18 @@ fn an_exchange_failure_exits_3_with_the_clients_message() {
     let exchange = fixture();
     let script = exchange.script("missing.rhai", "book(\"404\")\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    out.status(3);
     assert!(
         out.stderr
             .starts_with("error: book failed: GET /book: not found (404 No orderbook exists"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("missing.rhai:1:1"), "{}", out.stderr);
+    out.stderr_has("missing.rhai:1:1");
 
     let script = exchange.script("unknown_order.rhai", "order(\"0xnosuchorder\")\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    out.status(3);
     assert!(
         out.stderr
             .starts_with("error: order failed: GET /data/order/0xnosuchorder: not found"),
@@ -216,7 +208,7 @@ fn a_caught_exchange_failure_lets_the_script_carry_on() {
         .arg(&script)
         .arg("--json")
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(out.json(), false);
     assert_eq!(exchange.status(OLD_A), "CANCELED");
 }
@@ -231,12 +223,8 @@ fn wrong_credentials_exit_3_without_showing_the_secret() {
         .credentials(&credentials)
         .args(["run", "scripts/cancel_stale.rhai"])
         .run();
-    assert_eq!(out.code, Some(3), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("rejected the credentials"),
-        "{}",
-        out.stderr
-    );
+    out.status(3);
+    out.stderr_has("rejected the credentials");
     assert!(!out.stderr.contains(credentials.secret.expose()));
     assert!(!out.stderr.contains(credentials.passphrase.expose()));
     assert_eq!(exchange.status(OLD_A), "LIVE");
@@ -251,7 +239,7 @@ fn missing_credentials_are_named_before_any_request() {
         .args(["run", "scripts/cancel_stale.rhai", "--host"])
         .arg(exchange.sim().url())
         .run();
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    out.status(2);
     assert!(
         out.stderr
             .starts_with("error: missing credentials: POLY_API_SECRET, POLY_PASSPHRASE"),
@@ -268,7 +256,7 @@ fn sim_and_host_together_are_a_usage_error() {
         .clobscript()
         .args(["run", "scripts/report.rhai", "--sim"])
         .run();
-    assert_eq!(out.code, Some(2));
+    out.status(2);
     assert!(out.stderr.contains("cannot be combined with --host"));
 }
 
@@ -293,7 +281,7 @@ fn bad_script_arguments_exit_2_naming_the_argument() {
             command.args(["--arg", arg]);
         }
         let out = command.run();
-        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        out.status(2);
         assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
     }
     assert_eq!(exchange.status(OLD_A), "LIVE");
@@ -304,7 +292,7 @@ fn a_required_argument_that_is_missing_exits_2() {
     let exchange = fixture();
     let script = exchange.script("needs.rhai", "let m = arg(\"market\");\ncancel_market(m)\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    out.status(2);
     assert!(
         out.stderr
             .starts_with("error: this script needs --arg market=VALUE"),
@@ -323,7 +311,7 @@ fn timeout_stops_a_tight_loop_with_exit_1() {
         .arg(&script)
         .args(["--timeout", "200ms"])
         .run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr.starts_with(
             "error: timed out: the script ran longer than --timeout 200ms and was stopped"
@@ -347,8 +335,8 @@ fn timeout_aborts_a_request_the_exchange_is_slow_to_answer() {
         .args(["--timeout", "300ms"])
         .run();
     // Without the abort the client would time out after 15 s and fail with exit 3.
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    out.status(1);
+    out.stderr_has("timed out");
 }
 
 #[test]
@@ -361,8 +349,8 @@ fn timeout_ends_a_sleep() {
         .arg(&script)
         .args(["--timeout", "200ms"])
         .run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+    out.status(1);
+    out.stderr_has("timed out");
 }
 
 #[test]
@@ -378,14 +366,14 @@ fn ctrl_c_stops_a_tight_loop_with_exit_130() {
         .spawn_until("ready");
     send_signal(&child, "INT");
     let out = wait(child);
-    assert_eq!(out.code, Some(130), "{}", out.stderr);
+    out.status(130);
     assert!(
         out.stderr
             .contains("error: interrupted: the script was stopped before it finished"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("interrupted after"), "{}", out.stderr);
+    out.stderr_has("interrupted after");
 }
 
 #[test]
@@ -404,12 +392,8 @@ fn ctrl_c_ends_a_sleep_and_keeps_what_was_already_done() {
         .spawn_until("ready");
     send_signal(&child, "INT");
     let out = wait(child);
-    assert_eq!(out.code, Some(130), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("1 order canceled, 0 not canceled"),
-        "{}",
-        out.stderr
-    );
+    out.status(130);
+    out.stderr_has("1 order canceled, 0 not canceled");
     assert_only_canceled(&before, &exchange.statuses(), &[OLD_A]);
 }
 
@@ -422,7 +406,7 @@ fn a_misspelled_filter_is_refused_rather_than_widening_the_selection() {
         &format!("cancel_orders(open_orders(#{{ markt: \"{MARKET_B}\" }}))\n"),
     );
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr.starts_with(
             "error: open_orders: unknown filter `markt` (known: market, asset_id, id, fields); did you mean `market`?"
@@ -439,7 +423,7 @@ fn cancel_market_with_neither_market_nor_token_is_refused() {
     let before = exchange.statuses();
     let script = exchange.script("everything.rhai", "cancel_market(\"\", \"\")\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr.starts_with(
             "error: cancel_market: give a market or an asset_id; to cancel every order use cancel_all()"
@@ -475,7 +459,7 @@ fn long_fetches_show_progress_on_a_terminal_only() {
     let exchange = slow();
     let script = exchange.script("fetch.rhai", "open_orders().len()\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert!(!out.stderr.contains("fetching"), "{}", out.stderr);
 }
 
@@ -484,7 +468,7 @@ fn eval_is_disabled() {
     let exchange = fixture();
     let script = exchange.script("eval.rhai", "let x = eval(\"cancel_all()\");\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(2));
+    out.status(2);
     assert!(
         out.stderr
             .starts_with("error: `eval` is disabled in clobscript scripts"),
@@ -508,7 +492,7 @@ fn imports_resolve_in_the_script_folder_and_may_not_leave_it() {
         "import \"../lib/ages\" as ages;\n1\n",
     );
     let out = exchange.clobscript().arg("run").arg(&inside).run();
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    out.status(2);
     assert!(
         out.stderr
             .contains("cannot import `../lib/ages`: `../lib/ages` is outside the script's folder"),
@@ -526,12 +510,12 @@ fn imports_resolve_in_the_script_folder_and_may_not_leave_it() {
         .arg(&good)
         .arg("--json")
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(out.json(), 2);
 
     let missing = exchange.script("missing_lib.rhai", "import \"lib/nope\" as n;\n");
     let out = exchange.clobscript().arg("run").arg(&missing).run();
-    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    out.status(2);
     assert!(
         out.stderr
             .contains("cannot import `lib/nope`: no such module in the script's folder"),
@@ -545,7 +529,7 @@ fn runaway_recursion_hits_the_call_depth_limit() {
     let exchange = fixture();
     let script = exchange.script("deep.rhai", "fn f(n) { f(n + 1) }\nf(0);\n");
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    out.status(1);
     assert!(
         out.stderr
             .contains("exceeded the sandbox limit of 64 nested calls"),
@@ -558,7 +542,7 @@ fn runaway_recursion_hits_the_call_depth_limit() {
 fn docs_prints_the_committed_reference() {
     let exchange = fixture();
     let out = exchange.clobscript().arg("docs").run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/script-api.md"))
             .expect("docs/script-api.md exists");
@@ -755,7 +739,7 @@ fn a_skewed_local_clock_is_named_and_server_time_signing_gets_past_it() {
     let script = exchange.script("one.rhai", &format!("cancel(\"{target}\")\n"));
 
     let out = exchange.clobscript().arg("run").arg(&script).run();
-    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    out.status(3);
     assert!(
         out.stderr.contains("behind the exchange"),
         "the skew is named: {}",
@@ -768,7 +752,7 @@ fn a_skewed_local_clock_is_named_and_server_time_signing_gets_past_it() {
         .args(["--server-time", "run"])
         .arg(&script)
         .run();
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.status(0);
     assert_eq!(exchange.status(&target), "CANCELED");
     let still_open = exchange.sim().open_order_ids_of(&key);
     assert_eq!(

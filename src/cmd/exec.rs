@@ -26,12 +26,12 @@ pub fn run_options(script: PathBuf, exec: &ExecArgs) -> RunOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::Exit;
 
     #[test]
     fn exec_flags_become_host_options() {
+        let given = ["minutes=5"];
         let exec = ExecArgs {
-            args: vec!["minutes=5".into()],
+            args: given.map(String::from).to_vec(),
             dry_run: true,
             max_cancels: Some(3),
             ..ExecArgs::default()
@@ -52,7 +52,7 @@ mod tests {
                 .host_options()
                 .unwrap_err()
                 .exit(),
-            Exit::Usage
+            crate::exit::Exit::Usage
         );
     }
 }

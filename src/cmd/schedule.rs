@@ -95,12 +95,7 @@ pub fn schedule(global: &GlobalArgs, args: &ScheduleArgs) -> CommandResult {
     let served = session.block_on(async move {
         let shutdown = Shutdown::new();
         // Before the first run or heartbeat, so a SIGTERM during either is a clean stop.
-        let listener = signals::scheduler(shutdown.clone()).map_err(|e| {
-            CommandError::new(
-                Exit::Usage,
-                format_args!("cannot listen for SIGINT/SIGTERM: {e}"),
-            )
-        })?;
+        let listener = listen(&shutdown)?;
         let served = schedule::serve(plan, options, backend, client, log, shutdown).await;
         listener.abort();
         served.map_err(|e| CommandError::new(Exit::Api, e))
@@ -122,6 +117,16 @@ pub fn schedule(global: &GlobalArgs, args: &ScheduleArgs) -> CommandResult {
     Ok(exit)
 }
 
+/// The scheduler's signal policy on `shutdown` (inside the runtime, before any work).
+fn listen(shutdown: &Shutdown) -> Result<tokio::task::JoinHandle<()>, CommandError> {
+    signals::scheduler(shutdown.clone()).map_err(|e| {
+        CommandError::new(
+            Exit::Usage,
+            format_args!("cannot listen for SIGINT/SIGTERM: {e}"),
+        )
+    })
+}
+
 /// `clobscript heartbeat`: keeps the exchange heartbeat alive until SIGINT/SIGTERM (exit 0).
 pub fn heartbeat(global: &GlobalArgs, args: &HeartbeatArgs) -> CommandResult {
     if args.interval.is_zero() {
@@ -136,12 +141,7 @@ pub fn heartbeat(global: &GlobalArgs, args: &HeartbeatArgs) -> CommandResult {
     let config = HeartbeatConfig::every(args.interval);
     let result = session.block_on(async move {
         let shutdown = Shutdown::new();
-        let listener = signals::scheduler(shutdown.clone()).map_err(|e| {
-            CommandError::new(
-                Exit::Usage,
-                format_args!("cannot listen for SIGINT/SIGTERM: {e}"),
-            )
-        })?;
+        let listener = listen(&shutdown)?;
         let result = match Heartbeat::start(client, config).await {
             Ok(hb) => {
                 hb.keep_alive(shutdown.stop_token()).await;

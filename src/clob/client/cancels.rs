@@ -1,12 +1,10 @@
 //! The cancel endpoints, and the rules that keep a merged or retried cancel result truthful.
 
-use std::collections::HashSet;
-
 use futures_util::{StreamExt as _, stream};
 use reqwest::Method;
 
 use super::answer::decode;
-use super::transport::{Attempts, Call, required, to_json};
+use super::transport::{Attempts, Call, required, to_json, unique_ids};
 use super::{Client, ClobError};
 use crate::clob::types::{
     CancelMarketRequest, CancelOrderRequest, CancelResponse, MAX_CANCEL_IDS, messages,
@@ -34,13 +32,7 @@ impl Client {
         ids: &[S],
     ) -> Result<CancelResponse, ClobError> {
         self.signer("DELETE /orders")?;
-        let mut seen = HashSet::with_capacity(ids.len());
-        let unique: Vec<&str> = ids
-            .iter()
-            .map(|id| id.as_ref().trim())
-            .filter(|id| !id.is_empty() && seen.insert(*id))
-            .collect();
-        drop(seen);
+        let unique = unique_ids(ids);
         if unique.is_empty() {
             return Ok(CancelResponse::default());
         }
@@ -212,6 +204,7 @@ fn is_already_canceled(reason: &str) -> bool {
         || reason.contains("already canceled")
         || reason.contains("already cancelled")
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

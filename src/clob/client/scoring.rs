@@ -1,10 +1,10 @@
 //! Order scoring (liquidity rewards) and the heartbeat (dead-man's switch).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use reqwest::Method;
 
-use super::transport::{Call, required, to_json};
+use super::transport::{Call, required, to_json, unique_ids};
 use super::{Client, ClobError};
 use crate::clob::types::{HeartbeatRequest, HeartbeatResponse, MAX_CANCEL_IDS, OrderScoring};
 
@@ -24,12 +24,7 @@ impl Client {
         ids: &[S],
     ) -> Result<BTreeMap<String, bool>, ClobError> {
         self.signer("POST /orders-scoring")?;
-        let mut seen = HashSet::with_capacity(ids.len());
-        let unique: Vec<&str> = ids
-            .iter()
-            .map(|id| id.as_ref().trim())
-            .filter(|id| !id.is_empty() && seen.insert(*id))
-            .collect();
+        let unique = unique_ids(ids);
         let mut scoring = BTreeMap::new();
         for batch in unique.chunks(MAX_CANCEL_IDS) {
             let call = Call::new(Method::POST, "/orders-scoring")

@@ -387,6 +387,15 @@ pub(super) fn required<'a>(
     }
 }
 
+/// The ids given, trimmed, blanks and repeats dropped, in their first order.
+pub(super) fn unique_ids<S: AsRef<str>>(ids: &[S]) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    ids.iter()
+        .map(|id| id.as_ref().trim())
+        .filter(|id| !id.is_empty() && seen.insert(*id))
+        .collect()
+}
+
 /// Percent-encodes one path segment, so an id can never change the path that gets signed.
 pub(super) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());

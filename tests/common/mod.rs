@@ -1,6 +1,8 @@
-//! Test harness for the script host: a simulator started in the test process (its own tokio
-//! runtime, real HTTP on a loopback port), and the real `clobscript` binary pointed at it with
-//! `--host` and `POLY_*` credentials. State, config and audit log live in a temp dir.
+//! The one test harness: a simulator started in the test process (its own tokio runtime, real
+//! HTTP on a loopback port), and the real `clobscript` binary pointed at it with `--host` and
+//! `POLY_*` credentials, in a cleared environment ([`isolated_command`]). State, config and
+//! audit log live in a temp dir. Expectations read as a builder on [`Output`]:
+//! `out.status(2).stderr_has("unknown function")`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -143,6 +145,20 @@ pub fn read_json_lines(path: &Path) -> Vec<Value> {
     }
 }
 
+/// The binary in a cleared environment: only `PATH`, `HOME` and the XDG state and config
+/// folders given, so nothing of the caller's environment (credentials, `CLOB_HOST`,
+/// `RUST_LOG`) reaches it.
+pub fn isolated_command(state: &Path, config: &Path, home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clobscript"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("XDG_STATE_HOME", state)
+        .env("XDG_CONFIG_HOME", config)
+        .env("HOME", home);
+    command
+}
+
 /// One invocation of the binary.
 pub struct Clob {
     command: Command,
@@ -159,6 +175,41 @@ pub struct Output {
 }
 
 impl Output {
+    /// Expects exit code `code` (the output is shown when it is another).
+    #[track_caller]
+    pub fn status(&self, code: i32) -> &Output {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Expects `text` somewhere on stderr.
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Output {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Expects `text` somewhere on stdout.
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Output {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
     /// The final value printed by `--json`.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
@@ -169,14 +220,12 @@ impl Output {
 impl Clob {
     /// No credentials, no host: only the environment of the test's temp dirs.
     pub fn bare(exchange: &Exchange) -> Clob {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_clobscript"));
-        command
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("XDG_STATE_HOME", exchange.state_dir())
-            .env("XDG_CONFIG_HOME", exchange.dir.path().join("config"))
-            .env("HOME", exchange.dir.path());
+        let mut command = isolated_command(
+            &exchange.state_dir(),
+            &exchange.dir.path().join("config"),
+            exchange.dir.path(),
+        );
+        command.current_dir(env!("CARGO_MANIFEST_DIR"));
         Clob {
             command,
             args: Vec::new(),
