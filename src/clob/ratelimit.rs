@@ -425,9 +425,12 @@ impl CancelPacer {
         }
     }
 
-    /// Waits until the bucket can admit a request and grants as many of `wanted` ids as it
-    /// may carry: never more than the burst or 3000. A request for 0 ids is granted 0 at once;
-    /// `/cancel-all`, `/cancel-market-orders` and `DELETE /order` reserve 1.
+    /// Grants `min(wanted, batch_limit)` ids (never more than the burst or 3000), waiting
+    /// until the bucket holds that many and any `Retry-After` has passed. Waiting for a full
+    /// batch rather than sending a smaller one now finishes a long run no later (the refill
+    /// rate is the limit either way) in the fewest requests. The grant's tokens count as spent
+    /// at once, so concurrent callers share the bucket. A request for 0 ids is granted 0 at
+    /// once; `/cancel-all`, `/cancel-market-orders` and `DELETE /order` reserve 1.
     pub async fn reserve(&self, wanted: usize) -> CancelGrant {
         let started = Instant::now();
         loop {
