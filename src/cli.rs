@@ -248,9 +248,14 @@ pub struct SimArgs {
     /// Share of requests that fail (0..1): some before any change, some after it was applied.
     #[arg(long, value_name = "P", value_parser = parse_probability, default_value_t = 0.0)]
     pub fail_rate: f64,
-    /// Enforce per-key rate-limit buckets (429 with Retry-After).
-    #[arg(long)]
-    pub rate_limit: bool,
+    /// The exchange's rate limits: per-signer token buckets (enforce: 429 with Retry-After;
+    /// warn: processed, marked Poly-RateLimit-Warning) and the IP layer's throttle.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "enforce")]
+    pub rate_limit: Option<crate::sim::RateLimitMode>,
+    /// Rate-limit tier of every signer a fixture gives none: standard, copper, bronze, silver,
+    /// gold, platinum, diamond or elite.
+    #[arg(long, value_name = "NAME", default_value = "standard")]
+    pub tier: crate::sim::Tier,
     /// Dead-man's switch: cancel a key's orders this long after its last heartbeat.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub heartbeat_timeout: Duration,

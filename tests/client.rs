@@ -10,7 +10,7 @@ use clobscript::clob::{
     Client, ClientConfig, ClobError, OrderFilter, RetryPolicy, Secret, Side, TradeFilter,
 };
 use clobscript::exit::Exit;
-use clobscript::sim::{SimConfig, SimServer};
+use clobscript::sim::{RateLimitMode, SimConfig, SimServer};
 
 fn unix_now() -> i64 {
     SystemTime::now()
@@ -737,7 +737,7 @@ async fn a_secret_that_is_not_base64_is_refused_when_the_client_is_built() {
 async fn a_429_is_retried_after_the_wait_the_exchange_asks_for() {
     let server = sim(SimConfig {
         orders: 1200,
-        rate_limit: true,
+        rate_limit: Some(RateLimitMode::Enforce),
         ..SimConfig::default()
     })
     .await;
@@ -750,9 +750,9 @@ async fn a_429_is_retried_after_the_wait_the_exchange_asks_for() {
     };
     let client = Client::new(config).expect("client builds");
     let open = server.open_order_ids();
-    // 200 ids take the cancel bucket (burst 120) into debt, so the next cancel gets a 429.
-    let first: Vec<String> = open[..200].to_vec();
-    let second = open[200].clone();
+    // 120 ids empty the cancel bucket (standard: burst 120), so the next cancel gets a 429.
+    let first: Vec<String> = open[..120].to_vec();
+    let second = open[120].clone();
     let before = all_statuses(&server);
 
     let result = client.cancel_orders(&first).await.expect("first batch");
@@ -773,7 +773,7 @@ async fn a_429_is_retried_after_the_wait_the_exchange_asks_for() {
 async fn a_429_whose_wait_exceeds_the_retry_budget_is_a_rate_limit_error() {
     let server = sim(SimConfig {
         orders: 1200,
-        rate_limit: true,
+        rate_limit: Some(RateLimitMode::Enforce),
         ..SimConfig::default()
     })
     .await;
@@ -785,17 +785,17 @@ async fn a_429_whose_wait_exceeds_the_retry_budget_is_a_rate_limit_error() {
     let client = Client::new(config).expect("client builds");
     let open = server.open_order_ids();
     client
-        .cancel_orders(&open[..300])
+        .cancel_orders(&open[..120])
         .await
         .expect("first batch");
 
-    let err = client.cancel(&open[300]).await.unwrap_err();
+    let err = client.cancel(&open[120]).await.unwrap_err();
     let ClobError::RateLimited { retry_after, .. } = &err else {
         panic!("expected a rate limit, got {err:?}");
     };
     assert!(retry_after.is_some_and(|d| d >= Duration::from_secs(1)));
     assert!(err.to_string().contains("429"), "{err}");
-    assert_eq!(server.order_status(&open[300]).as_deref(), Some("LIVE"));
+    assert_eq!(server.order_status(&open[120]).as_deref(), Some("LIVE"));
 }
 
 // ---- injected failures --------------------------------------------------------------------

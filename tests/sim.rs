@@ -1,7 +1,7 @@
 //! The simulator over real HTTP: every endpoint, every auth failure, pagination, cancel
-//! semantics, the 3000-id limit, heartbeats, rate limits and injected failures. Requests are
-//! signed here with `SigningKey` and sent with reqwest; the exchange state is checked through
-//! the server's inspection helpers afterwards.
+//! semantics, the 3000-id limit, heartbeats and injected failures (rate limits are in
+//! `sim_ratelimit.rs`). Requests are signed here with `SigningKey` and sent with reqwest; the
+//! exchange state is checked through the server's inspection helpers afterwards.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1080,73 +1080,6 @@ async fn heartbeats_in_time_keep_orders_open() {
     }
     assert_eq!(server.open_order_ids(), open);
     assert_eq!(server.switch_cancels(), 0);
-    server.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limits_answer_429_with_retry_after_and_change_nothing() {
-    let server = start(SimConfig {
-        rate_limit: true,
-        ..config(600)
-    })
-    .await;
-    let api = Api::primary(&server);
-    let open = server.open_order_ids();
-
-    // 200 ids cost 200 tokens of a 120 burst: admitted, then the bucket is in debt.
-    let batch: Vec<String> = open[..200].to_vec();
-    let result = api.cancel("/orders", json!(batch)).await;
-    assert_eq!(result.canceled.len(), 200);
-    let next = &open[200];
-    let response = api
-        .send(
-            Method::DELETE,
-            "/order",
-            &[],
-            Some(json!({ "orderID": next }).to_string()),
-        )
-        .await;
-    let retry_after: u64 = response
-        .headers()
-        .get("Retry-After")
-        .expect("Retry-After")
-        .to_str()
-        .expect("text")
-        .parse()
-        .expect("seconds");
-    assert!(retry_after >= 1);
-    assert_eq!(
-        error_of(response).await,
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            messages::TOO_MANY_REQUESTS.to_owned()
-        )
-    );
-    assert_eq!(server.order_status(next).as_deref(), Some("LIVE"));
-
-    // Another key has its own buckets.
-    let other = Api::new(&server, server.other_credentials().expect("second account"));
-    let theirs = server.open_order_ids_of(&other.credentials.api_key);
-    let result = other
-        .cancel("/order", json!({ "orderID": theirs[0] }))
-        .await;
-    assert_eq!(result.canceled.len(), 1);
-
-    // `/data/orders` allows 500 per 10 s.
-    let mut limited = None;
-    for n in 0..3000 {
-        let response = api
-            .send(Method::GET, "/data/orders", &[("id", "0x0")], None)
-            .await;
-        if response.status() == StatusCode::TOO_MANY_REQUESTS {
-            assert!(response.headers().contains_key("Retry-After"));
-            limited = Some(n);
-            break;
-        }
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-    let limited = limited.expect("the orders bucket empties");
-    assert!(limited >= 500, "{limited}");
     server.shutdown().await;
 }
 

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod pagination;
+pub mod ratelimit;
 pub mod retry;
 pub mod types;
 

@@ -29,9 +29,11 @@ pub fn config_from_args(args: &SimArgs) -> SimConfig {
         latency: args.latency,
         fail_rate: args.fail_rate,
         rate_limit: args.rate_limit,
+        tier: args.tier,
         heartbeat_timeout: args.heartbeat_timeout,
         auth_window: args.auth_window,
         clock_offset: 0,
+        ..SimConfig::default()
     }
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::amount::Amount;
 use super::state::{ExchangeData, Order, OrderStatus, OrderType, Side, Token, TokenNo};
+use crate::clob::ratelimit::Tier;
 use crate::clob::types::Trade;
 use crate::clob::{Credentials, Secret};
 
@@ -45,6 +46,9 @@ struct FixtureAccount {
     secret: String,
     passphrase: String,
     address: String,
+    /// The signer's rate-limit tier (`standard` … `elite`); default `--tier`.
+    #[serde(default)]
+    tier: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +165,7 @@ pub fn load(path: &Path, primary: &Credentials, now: i64) -> Result<ExchangeData
 /// Parses and checks fixture text (see [`load`]).
 pub fn parse(text: &str, primary: &Credentials, now: i64) -> Result<ExchangeData, String> {
     let file: FixtureFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let tiers = tiers(&file.accounts)?;
     let accounts = accounts(file.accounts, primary)?;
     let keys: HashMap<&str, usize> = accounts
         .iter()
@@ -247,10 +252,38 @@ pub fn parse(text: &str, primary: &Credentials, now: i64) -> Result<ExchangeData
 
     Ok(ExchangeData {
         accounts,
+        tiers,
         tokens,
         orders,
         trades,
     })
+}
+
+/// The tiers the accounts name, by signer address; accounts sharing an address must agree.
+fn tiers(listed: &[FixtureAccount]) -> Result<HashMap<String, Tier>, String> {
+    let mut tiers: HashMap<String, (usize, Tier)> = HashMap::new();
+    for (i, account) in listed.iter().enumerate() {
+        let Some(name) = &account.tier else {
+            continue;
+        };
+        let tier: Tier = name
+            .parse()
+            .map_err(|e| format!("accounts[{i}] ({}): {e}", account.api_key))?;
+        let address = account.address.trim().to_ascii_lowercase();
+        if let Some((first, other)) = tiers.get(&address)
+            && *other != tier
+        {
+            return Err(format!(
+                "accounts[{i}] ({}): tier {tier} differs from accounts[{first}], which has the same address and tier {other}; a tier belongs to the signer address",
+                account.api_key
+            ));
+        }
+        tiers.entry(address).or_insert((i, tier));
+    }
+    Ok(tiers
+        .into_iter()
+        .map(|(address, (_, tier))| (address, tier))
+        .collect())
 }
 
 fn accounts(

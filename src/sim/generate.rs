@@ -182,6 +182,7 @@ pub fn generate(spec: &Generation) -> ExchangeData {
     }
     ExchangeData {
         accounts,
+        tiers: Default::default(),
         tokens,
         orders,
         trades,

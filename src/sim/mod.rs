@@ -32,6 +32,7 @@ use crate::clob::{Credentials, Secret};
 
 pub use fixture::FixtureError;
 pub use generate::{HISTORY_SECS, MARKETS, second_account};
+pub use ratelimit::{RateLimitMode, Tier};
 use server::Shared;
 pub use state::StateError;
 use state::{AccountNo, Clock, Exchange};
@@ -69,8 +70,10 @@ pub struct SimConfig {
     pub latency: Option<Duration>,
     /// Share of requests that fail (0..=1), see [`FaultCounts`].
     pub fail_rate: f64,
-    /// Enforce the documented per-key rate limits.
-    pub rate_limit: bool,
+    /// The exchange's rate limits (per-signer buckets and the IP layer): `None` meters nothing.
+    pub rate_limit: Option<RateLimitMode>,
+    /// The tier of every signer whose fixture account names none.
+    pub tier: Tier,
     /// Dead-man's switch: a key that has sent a heartbeat loses its open orders this long
     /// after its last one.
     pub heartbeat_timeout: Duration,
@@ -93,7 +96,8 @@ impl Default for SimConfig {
             page_size: crate::clob::DEFAULT_PAGE_SIZE,
             latency: None,
             fail_rate: 0.0,
-            rate_limit: false,
+            rate_limit: None,
+            tier: Tier::Standard,
             heartbeat_timeout: Duration::from_secs(10),
             auth_window: Duration::from_secs(30),
             clock_offset: 0,
@@ -156,7 +160,7 @@ impl SimServer {
         let clock = Clock {
             offset_secs: config.clock_offset,
         };
-        let data = match &config.fixture {
+        let mut data = match &config.fixture {
             Some(path) => fixture::load(path, &config.credentials, clock.now())?,
             None => {
                 let second = second_account();
@@ -171,6 +175,16 @@ impl SimServer {
             }
         };
         let accounts = data.accounts.clone();
+        let tiers: Vec<Tier> = accounts
+            .iter()
+            .map(|account| {
+                data.tiers
+                    .get(&account.address.trim().to_ascii_lowercase())
+                    .copied()
+                    .unwrap_or(config.tier)
+            })
+            .collect();
+        data.tiers.clear();
         let exchange = Exchange::new(data, clock.now_millis())?;
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
@@ -199,6 +213,7 @@ impl SimServer {
                 fail_rate: config.fail_rate,
                 seed: config.seed,
                 rate_limit: config.rate_limit,
+                tiers,
             },
         ));
         let stop = CancellationToken::new();
@@ -329,6 +344,20 @@ impl SimServer {
     /// When the first request reached the simulator, if one has.
     pub fn first_request_at(&self) -> Option<std::time::Instant> {
         self.shared.first_request.get().copied()
+    }
+
+    /// Requests the IP layer delayed so far (`--rate-limit`), and their total delay.
+    pub fn ip_throttled(&self) -> (u64, Duration) {
+        (
+            self.shared.ip_throttled.load(Ordering::Relaxed),
+            Duration::from_micros(self.shared.ip_throttle_wait_us.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// The rate-limit tier of an account's signer (`None` for unknown keys).
+    pub fn tier_of(&self, api_key: &str) -> Option<Tier> {
+        let account = self.account(&self.shared.exchange(), api_key)?;
+        Some(server::lock(&self.shared.limiter).tier_of(account))
     }
 
     /// Failures injected so far by `fail_rate`.

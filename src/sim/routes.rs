@@ -14,9 +14,12 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::amount::Amount;
-use super::ratelimit::too_many_requests;
+use super::ratelimit::{
+    Admission, BucketKind, Meter, add_meter_headers, over_burst, too_many_requests,
+};
 use super::server::{ApiError, Caller, Shared, lock};
 use super::state::{BookError, Heartbeat, Listing, OrderQuery, Side, Token, TradeQuery};
+use crate::clob::ratelimit::RateLimitTierResponse;
 use crate::clob::types::{
     CancelResponse, END_CURSOR, HeartbeatResponse, MAX_CANCEL_IDS, MidpointResponse, OpenOrder,
     OrderScoring, Page, PriceResponse, SpreadResponse, TickSizeResponse, decode_cursor,
@@ -287,24 +290,58 @@ pub async fn trades(
     Ok(Json(page(listing, limit)))
 }
 
-/// Runs a cancel under the cancel rate-limit bucket: refused while the bucket is empty, charged
-/// `cost(response)` afterwards.
-fn rate_limited_cancel(
+/// The simulator's clock in Unix seconds, with milliseconds.
+fn unix_now(shared: &Shared) -> f64 {
+    shared.clock.now_millis() as f64 / 1000.0
+}
+
+/// Runs a cancel under the signer's cancel bucket: `upfront` tokens decide admission, all or
+/// nothing (a refused request changes nothing); `after(response)` more are charged once it
+/// ran. Metered answers carry the `Poly-RateLimit-*` headers.
+fn metered_cancel(
     shared: &Shared,
     account: usize,
+    upfront: usize,
     cancel: impl FnOnce() -> CancelResponse,
-    cost: impl FnOnce(&CancelResponse) -> usize,
+    after: impl FnOnce(&CancelResponse) -> usize,
 ) -> Response {
-    if let Some(limiter) = &shared.limiter
-        && let Err(wait) = lock(limiter).admit_cancel(account, Instant::now())
-    {
-        return too_many_requests(wait);
-    }
+    let admission = lock(&shared.limiter).admit(
+        account,
+        BucketKind::Cancel,
+        upfront,
+        Instant::now(),
+        unix_now(shared),
+    );
+    let mut meter = match admission {
+        None => None,
+        Some(Admission::Admitted(meter)) => Some(meter),
+        Some(Admission::Refused { meter, wait }) => {
+            return too_many_requests(&meter, wait, upfront);
+        }
+        Some(Admission::OverBurst { meter, cost }) => return over_burst(&meter, cost),
+    };
     let response = cancel();
-    if let Some(limiter) = &shared.limiter {
-        lock(limiter).charge_cancel(account, cost(&response), Instant::now());
+    let extra = after(&response);
+    if extra > 0
+        && let Some(meter) = meter.as_mut()
+        && let Some(charged) = lock(&shared.limiter).charge_after(
+            account,
+            BucketKind::Cancel,
+            extra,
+            Instant::now(),
+            unix_now(shared),
+        )
+    {
+        *meter = Meter {
+            warning: meter.warning,
+            ..charged
+        };
     }
-    Json(response).into_response()
+    let mut reply = Json(response).into_response();
+    if let Some(meter) = &meter {
+        add_meter_headers(reply.headers_mut(), meter);
+    }
+    reply
 }
 
 /// `DELETE /order`, body `{"orderID":"<id>"}`.
@@ -324,11 +361,12 @@ pub async fn cancel_order(
         })?
         .to_owned();
     let now_ms = shared.clock.now_millis();
-    Ok(rate_limited_cancel(
+    Ok(metered_cancel(
         &shared,
         account,
+        1,
         || shared.exchange().cancel(account, &[id], now_ms),
-        |_| 1,
+        |_| 0,
     ))
 }
 
@@ -346,11 +384,13 @@ pub async fn cancel_orders(
         )));
     }
     let now_ms = shared.clock.now_millis();
-    Ok(rate_limited_cancel(
+    // One token per submitted id, duplicates included.
+    Ok(metered_cancel(
         &shared,
         account,
+        ids.len(),
         || shared.exchange().cancel(account, &ids, now_ms),
-        |r| r.canceled.len() + r.not_canceled.len(),
+        |_| 0,
     ))
 }
 
@@ -360,15 +400,16 @@ pub async fn cancel_all(
     Extension(Caller(account)): Extension<Caller>,
 ) -> Response {
     let now_ms = shared.clock.now_millis();
-    rate_limited_cancel(
+    metered_cancel(
         &shared,
         account,
+        1,
         || {
             shared
                 .exchange()
                 .cancel_matching(account, None, None, now_ms)
         },
-        |r| 1 + r.canceled.len(),
+        |r| r.canceled.len(),
     )
 }
 
@@ -404,9 +445,10 @@ pub async fn cancel_market_orders(
     let market = optional_key(&value, "market")?;
     let asset_id = optional_key(&value, "asset_id")?;
     let now_ms = shared.clock.now_millis();
-    Ok(rate_limited_cancel(
+    Ok(metered_cancel(
         &shared,
         account,
+        1,
         || {
             shared.exchange().cancel_matching(
                 account,
@@ -415,7 +457,7 @@ pub async fn cancel_market_orders(
                 now_ms,
             )
         },
-        |r| 1 + r.canceled.len(),
+        |r| r.canceled.len(),
     ))
 }
 
@@ -479,4 +521,15 @@ pub async fn heartbeat(
         heartbeat_id: id,
         error: None,
     }))
+}
+
+/// `GET /v1/user/rate-limit-tier`: the tier of the caller's signer, also without
+/// `--rate-limit`.
+pub async fn rate_limit_tier(
+    State(shared): State<Arc<Shared>>,
+    Extension(Caller(account)): Extension<Caller>,
+) -> Json<RateLimitTierResponse> {
+    Json(RateLimitTierResponse::of(
+        lock(&shared.limiter).tier_of(account),
+    ))
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 use super::faults::FaultInjector;
-use super::ratelimit::RateLimiter;
+use super::ratelimit::{IpThrottle, RateLimitMode, SignerLimiter, Tier};
 use super::state::{AccountNo, Clock, Exchange};
 use super::{auth, faults, ratelimit, routes};
 use crate::clob::types::{ErrorBody, messages};
@@ -32,7 +32,13 @@ pub struct Shared {
     pub heartbeat_timeout: Duration,
     pub latency: Option<Duration>,
     pub faults: Option<Mutex<FaultInjector>>,
-    pub limiter: Option<Mutex<RateLimiter>>,
+    /// The per-signer buckets (they meter nothing without `--rate-limit`, but know the tiers).
+    pub limiter: Mutex<SignerLimiter>,
+    /// The IP layer in front, with `--rate-limit`.
+    pub ip_throttle: Option<Mutex<IpThrottle>>,
+    /// Requests the IP layer delayed, and their total delay in microseconds.
+    pub ip_throttled: AtomicU64,
+    pub ip_throttle_wait_us: AtomicU64,
     pub requests: AtomicU64,
     /// When the first request arrived (benchmarks measure process start to first request).
     pub first_request: std::sync::OnceLock<std::time::Instant>,
@@ -60,11 +66,23 @@ pub struct Settings {
     pub latency: Option<Duration>,
     pub fail_rate: f64,
     pub seed: u64,
-    pub rate_limit: bool,
+    pub rate_limit: Option<RateLimitMode>,
+    /// The tier of each account's signer, in account order.
+    pub tiers: Vec<Tier>,
 }
 
 impl Shared {
     pub fn new(exchange: Exchange, settings: Settings) -> Shared {
+        let signers: Vec<(String, Tier)> = exchange
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(no, account)| {
+                let tier = settings.tiers.get(no).copied().unwrap_or_default();
+                (account.credentials.address.clone(), tier)
+            })
+            .collect();
+        let limiter = SignerLimiter::new(settings.rate_limit, &signers);
         Shared {
             exchange: Mutex::new(exchange),
             clock: settings.clock,
@@ -74,9 +92,12 @@ impl Shared {
             latency: settings.latency.filter(|d| !d.is_zero()),
             faults: (settings.fail_rate > 0.0)
                 .then(|| Mutex::new(FaultInjector::new(settings.seed, settings.fail_rate))),
-            limiter: settings
+            limiter: Mutex::new(limiter),
+            ip_throttle: settings
                 .rate_limit
-                .then(|| Mutex::new(RateLimiter::default())),
+                .map(|_| Mutex::new(IpThrottle::default())),
+            ip_throttled: AtomicU64::new(0),
+            ip_throttle_wait_us: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             first_request: std::sync::OnceLock::new(),
             faults_rejected: AtomicU64::new(0),
@@ -132,8 +153,10 @@ async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError
     )
 }
 
-/// Every endpoint of PROTOCOL.md. Layers run outside-in: faults and latency first (they apply
-/// to every request), then L2 authentication and rate limits on the private endpoints.
+/// Every endpoint of PROTOCOL.md. Layers run outside-in: the IP layer's throttle first (it
+/// stands in front of the exchange), then faults and latency (every request), then L2
+/// authentication on the private endpoints; the cancel handlers meter their own per-signer
+/// costs, which depend on the request's body and outcome.
 pub fn router(shared: Arc<Shared>) -> Router {
     let private = Router::new()
         .route("/order", delete(routes::cancel_order))
@@ -152,7 +175,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/orders-scoring", post(routes::orders_scoring))
         .route("/v1/heartbeats", post(routes::heartbeat))
         .route("/heartbeats", post(routes::heartbeat))
-        .route_layer(from_fn_with_state(shared.clone(), ratelimit::limit_private))
+        .route("/v1/user/rate-limit-tier", get(routes::rate_limit_tier))
         .route_layer(from_fn_with_state(shared.clone(), auth::require_l2));
     let public = Router::new()
         .route("/", get(routes::ok))
@@ -162,11 +185,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/midpoint", get(routes::midpoint))
         .route("/price", get(routes::price))
         .route("/spread", get(routes::spread))
-        .route("/tick-size", get(routes::tick_size))
-        .route_layer(from_fn_with_state(shared.clone(), ratelimit::limit_public));
+        .route("/tick-size", get(routes::tick_size));
     private
         .merge(public)
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), faults::inject))
+        .layer(from_fn_with_state(shared.clone(), ratelimit::throttle_ip))
         .with_state(shared)
 }

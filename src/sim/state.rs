@@ -235,6 +235,8 @@ pub struct Account {
 pub struct ExchangeData {
     /// The first account is the primary one.
     pub accounts: Vec<Credentials>,
+    /// Rate-limit tiers by signer address (lower case), where the data names one.
+    pub tiers: HashMap<String, crate::clob::ratelimit::Tier>,
     /// Tokens with other traders' liquidity only: open orders are added to the books on load.
     pub tokens: Vec<Token>,
     /// In any order; numbered by `created_at` on load.
@@ -336,6 +338,7 @@ impl Exchange {
             mut tokens,
             mut orders,
             trades,
+            tiers: _,
         } = data;
         if credentials.is_empty() {
             return Err(StateError::NoAccounts);
