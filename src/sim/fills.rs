@@ -126,7 +126,10 @@ mod tests {
             let remaining = Amount::from_cents(cents);
             for _ in 0..50 {
                 let size = fill_size(&mut rng, remaining);
-                assert!(!size.is_zero() && size <= remaining, "{size} of {remaining}");
+                assert!(
+                    !size.is_zero() && size <= remaining,
+                    "{size} of {remaining}"
+                );
             }
         }
         let odd = Amount::from_micros(12_345);

@@ -149,7 +149,10 @@ async fn close(mut socket: WebSocket, code: u16, reason: String) {
 }
 
 /// `GET /ws/user`: upgrades to a websocket and serves the user channel on it.
-pub async fn user_channel(State(shared): State<Arc<Shared>>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn user_channel(
+    State(shared): State<Arc<Shared>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     upgrade.on_upgrade(move |socket| serve(shared, socket))
 }
 
@@ -194,7 +197,12 @@ async fn serve(shared: Arc<Shared>, mut socket: WebSocket) {
     }
     let Some(account) = authenticate(&shared, subscription.auth.as_ref()) else {
         tracing::debug!("user channel: refused a subscription with unknown credentials");
-        return close(socket, close_code::POLICY, messages::UNAUTHORIZED.to_owned()).await;
+        return close(
+            socket,
+            close_code::POLICY,
+            messages::UNAUTHORIZED.to_owned(),
+        )
+        .await;
     };
     let mut filter = MarketFilter::initial(subscription.markets.unwrap_or_default());
     let mut events = bus.subscribe();
