@@ -262,4 +262,7 @@ pub struct SimArgs {
     /// Accepted clock difference for POLY_TIMESTAMP.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub auth_window: Duration,
+    /// Other traders fill one of the primary account's open orders every INTERVAL (e.g. `5s`).
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration)]
+    pub fills: Option<Duration>,
 }

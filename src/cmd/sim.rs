@@ -33,6 +33,7 @@ pub fn config_from_args(args: &SimArgs) -> SimConfig {
         heartbeat_timeout: args.heartbeat_timeout,
         auth_window: args.auth_window,
         clock_offset: 0,
+        fills: args.fills,
         ..SimConfig::default()
     }
 }

@@ -43,7 +43,7 @@ pub struct Generation {
     pub second: Option<Credentials>,
 }
 
-fn hex_id(rng: &mut ChaCha8Rng, bytes: usize) -> String {
+pub(super) fn hex_id(rng: &mut ChaCha8Rng, bytes: usize) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 32];
     let buf = &mut buf[..bytes.min(32)];
@@ -57,7 +57,7 @@ fn hex_id(rng: &mut ChaCha8Rng, bytes: usize) -> String {
     id
 }
 
-fn uuid(rng: &mut ChaCha8Rng) -> String {
+pub(super) fn uuid(rng: &mut ChaCha8Rng) -> String {
     let mut bytes = [0u8; 16];
     rng.fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes)

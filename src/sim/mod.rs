@@ -5,11 +5,14 @@
 //!
 //! Modules: `state` (the exchange and its indexes), `index` (open-order pages),
 //! `generate` and `fixture` (where the state comes from), `server` and `routes` (HTTP),
-//! `auth`, `ratelimit` and `faults` (what stands in front of the handlers).
+//! `auth`, `ratelimit` and `faults` (what stands in front of the handlers), `ws` and `events`
+//! (the user channel), `fills` (other traders taking liquidity).
 
 mod amount;
 mod auth;
+mod events;
 mod faults;
+mod fills;
 mod fixture;
 mod generate;
 mod index;
@@ -17,6 +20,7 @@ mod ratelimit;
 mod routes;
 mod server;
 mod state;
+mod ws;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,6 +86,14 @@ pub struct SimConfig {
     /// Seconds added to the simulator's clock (for `/time` and the auth window), to play a
     /// client whose own clock is skewed.
     pub clock_offset: i64,
+    /// Other traders fill one of the primary account's open orders this often (`--fills`).
+    pub fills: Option<Duration>,
+    /// Time between a filled trade's settlement steps (MATCHED → MINED → CONFIRMED).
+    pub trade_status_delay: Duration,
+    /// Share of filled trades (0..=1) that settle MATCHED → RETRYING → FAILED instead.
+    pub trade_failure_rate: f64,
+    /// Cut each user-channel connection after it has sent this many events (a fault).
+    pub ws_drop_after: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -101,6 +113,10 @@ impl Default for SimConfig {
             heartbeat_timeout: Duration::from_secs(10),
             auth_window: Duration::from_secs(30),
             clock_offset: 0,
+            fills: None,
+            trade_status_delay: Duration::from_secs(1),
+            trade_failure_rate: 0.05,
+            ws_drop_after: None,
         }
     }
 }
@@ -175,6 +191,7 @@ impl SimServer {
             }
         };
         let accounts = data.accounts.clone();
+        let stop = CancellationToken::new();
         let tiers: Vec<Tier> = accounts
             .iter()
             .map(|account| {
@@ -185,7 +202,8 @@ impl SimServer {
             })
             .collect();
         data.tiers.clear();
-        let exchange = Exchange::new(data, clock.now_millis())?;
+        let mut exchange = Exchange::new(data, clock.now_millis())?;
+        exchange.events = events::EventBus::new(config.ws_drop_after, stop.child_token());
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| match source.kind() {
@@ -216,7 +234,6 @@ impl SimServer {
                 tiers,
             },
         ));
-        let stop = CancellationToken::new();
         let app = server::router(shared.clone());
         let serve_stop = stop.clone();
         let server = tokio::spawn(async move {
@@ -227,19 +244,49 @@ impl SimServer {
             }
         });
         let sweeper = tokio::spawn(dead_mans_switch(shared.clone(), stop.clone()));
+        let mut tasks = vec![server, sweeper];
+        if let Some(interval) = config.fills {
+            let settings = fills::FillSettings {
+                interval,
+                seed: config.seed,
+                status_delay: config.trade_status_delay,
+                failure_rate: config.trade_failure_rate,
+            };
+            tasks.push(tokio::spawn(fills::run(
+                shared.clone(),
+                settings,
+                stop.clone(),
+            )));
+        }
         Ok(SimServer {
             url: format!("http://127.0.0.1:{port}"),
             credentials: accounts[0].clone(),
             accounts,
             shared,
             stop,
-            tasks: vec![server, sweeper],
+            tasks,
         })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The user channel, `ws://127.0.0.1:PORT/ws/user`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws/user", self.url.replacen("http://", "ws://", 1))
+    }
+
+    /// Cuts every open user-channel connection without a closing handshake (a fault for
+    /// tests); returns how many were open.
+    pub fn drop_ws_connections(&self) -> usize {
+        self.shared.exchange().events.drop_connections()
+    }
+
+    /// User-channel connections open and subscribed right now.
+    pub fn ws_connections(&self) -> usize {
+        self.shared.exchange().events.connections()
     }
 
     /// The credentials of the simulator's primary account.

@@ -15,7 +15,7 @@ use axum::routing::{delete, get, post};
 use super::faults::FaultInjector;
 use super::ratelimit::{IpThrottle, RateLimitMode, SignerLimiter, Tier};
 use super::state::{AccountNo, Clock, Exchange};
-use super::{auth, faults, ratelimit, routes};
+use super::{auth, faults, ratelimit, routes, ws};
 use crate::clob::types::{ErrorBody, messages};
 
 /// The authenticated caller of a private endpoint, set by the L2 middleware.
@@ -191,5 +191,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .fallback(not_found)
         .layer(from_fn_with_state(shared.clone(), faults::inject))
         .layer(from_fn_with_state(shared.clone(), ratelimit::throttle_ip))
+        // The user channel stays clear of injected HTTP faults, latency and the IP throttle.
+        .route("/ws/user", get(ws::user_channel))
+        .route("/_sim/ws/drop", post(ws::drop_connections))
         .with_state(shared)
 }
