@@ -197,8 +197,7 @@ impl Channel {
                 .await
                 .expect("the server answers in time");
             match next {
-                None => return Frame::End(Ending::Dropped),
-                Some(Err(_)) => return Frame::End(Ending::Dropped),
+                None | Some(Err(_)) => return Frame::End(Ending::Dropped),
                 Some(Ok(Message::Text(text))) if text.as_str() == "PONG" => return Frame::Pong,
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(text.as_str())
