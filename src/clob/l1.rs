@@ -30,6 +30,12 @@ pub const DOMAIN_VERSION: &str = "1";
 /// The `message` field every L1 signature attests.
 pub const ATTESTATION: &str = "This message attests that I control the given wallet";
 
+/// The exchange's 400 answer to `POST /auth/api-key` when the (address, nonce) already has a
+/// key; official clients then derive it.
+pub const CREATE_REFUSED: &str = "Could not create api key";
+/// The exchange's 400 answer to `GET /auth/derive-api-key` when the (address, nonce) has no key.
+pub const DERIVE_REFUSED: &str = "Could not derive api key!";
+
 const DOMAIN_TYPE: &str = "EIP712Domain(string name,string version,uint256 chainId)";
 const CLOB_AUTH_TYPE: &str =
     "ClobAuth(address address,string timestamp,uint256 nonce,string message)";
