@@ -319,6 +319,12 @@ impl SimServer {
             .unwrap_or_default()
     }
 
+    /// The API keys that authenticate for an address right now (any letter case), oldest
+    /// first: the starting accounts' and those issued by `/auth/api-key`.
+    pub fn api_keys_of(&self, address: &str) -> Vec<String> {
+        self.shared.exchange().keys_of_address(address)
+    }
+
     /// Every token id with a book.
     pub fn token_ids(&self) -> Vec<String> {
         self.shared.exchange().token_ids()
