@@ -120,7 +120,7 @@ async fn a_created_key_is_a_uuid_and_signs_l2_requests_at_once() {
     assert!(creds.is_usable());
     assert_eq!(
         server.api_keys_of(&key.address().to_string()),
-        [creds.api_key.clone()]
+        std::slice::from_ref(&creds.api_key)
     );
     let credentials = creds.into_credentials(&key.address());
     let response = send_l2(&server, &credentials, Method::GET, "/data/orders").await;
@@ -225,7 +225,10 @@ async fn delete_revokes_the_signing_key_only_and_a_new_create_issues_a_fresh_one
     let response = send_l2(&server, &doomed, Method::DELETE, "/auth/api-key").await;
 
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(server.api_keys_of(&doomed.address), [kept.api_key.clone()]);
+    assert_eq!(
+        server.api_keys_of(&doomed.address),
+        std::slice::from_ref(&kept.api_key)
+    );
     let refused = send_l2(&server, &doomed, Method::GET, "/data/orders").await;
     assert_eq!(
         error_of(refused).await,
