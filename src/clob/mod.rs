@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod l1;
 pub mod pagination;
 pub mod ratelimit;
 pub mod retry;

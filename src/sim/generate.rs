@@ -20,12 +20,17 @@ const FEE_RATE_BPS: &str = "0";
 /// orders. Its credentials are fixed and public, like the demo ones.
 pub fn second_account() -> Credentials {
     Credentials {
-        api_key: "00000000-0000-4000-8000-0000000other".to_owned(),
+        api_key: "9c8b7a6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d".to_owned(),
         secret: Secret::new("c2ltdWxhdG9yLXNlY29uZC1hY2NvdW50LXNlY3JldCE="),
         passphrase: Secret::new("other-passphrase"),
-        address: "0x00000000000000000000000000000000000de301".to_owned(),
+        address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".to_owned(),
     }
 }
+
+/// The private key of the second account's address: Hardhat/Anvil test account #1, a PUBLIC
+/// TEST KEY like the demo one.
+pub const SECOND_PRIVATE_KEY: &str =
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 /// What to generate.
 #[derive(Clone, Debug)]

@@ -16,6 +16,8 @@ mod fills;
 mod fixture;
 mod generate;
 mod index;
+mod keys;
+mod market;
 mod ratelimit;
 mod routes;
 mod server;
@@ -35,20 +37,40 @@ use crate::clob::types::{OpenOrder, Trade};
 use crate::clob::{Credentials, Secret};
 
 pub use fixture::FixtureError;
-pub use generate::{HISTORY_SECS, MARKETS, second_account};
+pub use generate::{HISTORY_SECS, MARKETS, SECOND_PRIVATE_KEY, second_account};
 pub use ratelimit::{RateLimitMode, Tier};
 use server::Shared;
 pub use state::StateError;
 use state::{AccountNo, Clock, Exchange};
 
+/// The private key of the demo account's address: Hardhat/Anvil test account #0, published
+/// by every Ethereum development tool. A PUBLIC TEST KEY: anyone can sign with it, so it must
+/// never hold funds. With it, any official client derives the demo credentials (nonce 0).
+pub const DEMO_PRIVATE_KEY: &str =
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
 /// The demo credentials `--sim` and a plain `clobscript sim` accept.
 pub fn demo_credentials() -> Credentials {
     Credentials {
-        api_key: "00000000-0000-4000-8000-00000000demo".to_owned(),
+        api_key: "5f2b1c9e-3d4a-4b6f-8e7d-0a1b2c3d4e5f".to_owned(),
         secret: Secret::new("c2ltdWxhdG9yLWRlbW8tc2VjcmV0LTMyLWJ5dGVzISE="),
         passphrase: Secret::new("demo-passphrase"),
-        address: "0x00000000000000000000000000000000000de300".to_owned(),
+        address: "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".to_owned(),
     }
+}
+
+/// The public test keys of the demo accounts, with a name for each.
+const PUBLIC_TEST_KEYS: [(&str, &str); 2] = [
+    (DEMO_PRIVATE_KEY, "Anvil account #0"),
+    (SECOND_PRIVATE_KEY, "Anvil account #1"),
+];
+
+/// The public test key whose address is `address`, if it is one of the demo accounts'.
+fn public_test_key(address: &str) -> Option<(&'static str, &'static str)> {
+    PUBLIC_TEST_KEYS.into_iter().find(|(key, _)| {
+        crate::clob::l1::PrivateKey::parse(key)
+            .is_ok_and(|key| key.address().checksummed().eq_ignore_ascii_case(address))
+    })
 }
 
 /// Everything that shapes a simulator run.
@@ -356,6 +378,12 @@ impl SimServer {
             .unwrap_or_default()
     }
 
+    /// The API keys that authenticate for an address right now (any letter case), oldest
+    /// first: the starting accounts' and those issued by `/auth/api-key`.
+    pub fn api_keys_of(&self, address: &str) -> Vec<String> {
+        self.shared.exchange().keys_of_address(address)
+    }
+
     /// Every token id with a book.
     pub fn token_ids(&self) -> Vec<String> {
         self.shared.exchange().token_ids()
@@ -478,6 +506,11 @@ pub fn ready_lines(server: &SimServer) -> Vec<String> {
             shown(&account.passphrase),
             shown(&account.secret),
         ));
+        if let Some((key, name)) = public_test_key(&account.address) {
+            lines.push(format!(
+                "    POLY_PRIVATE_KEY={key} (PUBLIC TEST KEY, {name}: known to everyone, never fund it)"
+            ));
+        }
     }
     lines
 }

@@ -156,7 +156,7 @@ pub async fn book(
 }
 
 /// The midpoint of the best bid and ask; with a side empty, the last trade price.
-fn midpoint_of(token: &Token) -> Amount {
+pub(super) fn midpoint_of(token: &Token) -> Amount {
     match (token.best_bid(), token.best_ask()) {
         (Some(bid), Some(ask)) => (bid + ask) / 2,
         _ => token.last_trade_price,

@@ -13,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 use super::faults::FaultInjector;
+use super::keys::KeyRegistry;
 use super::ratelimit::{IpThrottle, RateLimitMode, SignerLimiter, Tier};
 use super::state::{AccountNo, Clock, Exchange};
-use super::{auth, faults, ratelimit, routes, ws};
+use super::{auth, faults, keys, market, ratelimit, routes, ws};
 use crate::clob::types::{ErrorBody, messages};
 
 /// The authenticated caller of a private endpoint, set by the L2 middleware.
@@ -46,6 +47,8 @@ pub struct Shared {
     pub faults_rejected: AtomicU64,
     /// Requests whose change was applied but whose response was lost.
     pub faults_lost: AtomicU64,
+    /// API keys issued from wallet signatures; lock it before the exchange.
+    pub keys: Mutex<KeyRegistry>,
 }
 
 /// Locks a mutex, recovering the data if a previous holder panicked: the exchange's updates
@@ -83,7 +86,9 @@ impl Shared {
             })
             .collect();
         let limiter = SignerLimiter::new(settings.rate_limit, &signers);
+        let keys = Mutex::new(KeyRegistry::new(settings.seed, &exchange));
         Shared {
+            keys,
             exchange: Mutex::new(exchange),
             clock: settings.clock,
             page_size: settings.page_size.max(1),
@@ -176,6 +181,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/heartbeats", post(routes::heartbeat))
         .route("/heartbeats", post(routes::heartbeat))
         .route("/v1/user/rate-limit-tier", get(routes::rate_limit_tier))
+        .route("/auth/api-keys", get(keys::api_keys))
+        .route("/auth/api-key", delete(keys::delete_api_key))
         .route_layer(from_fn_with_state(shared.clone(), auth::require_l2));
     let public = Router::new()
         .route("/", get(routes::ok))
@@ -185,7 +192,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/midpoint", get(routes::midpoint))
         .route("/price", get(routes::price))
         .route("/spread", get(routes::spread))
-        .route("/tick-size", get(routes::tick_size));
+        .route("/tick-size", get(routes::tick_size))
+        .route("/auth/api-key", post(keys::create_api_key))
+        .route("/auth/derive-api-key", get(keys::derive_api_key))
+        .route("/version", get(market::version))
+        .route("/neg-risk", get(market::neg_risk))
+        .route("/fee-rate", get(market::fee_rate))
+        .route("/last-trade-price", get(market::last_trade_price))
+        .route("/last-trades-prices", post(market::last_trades_prices))
+        .route("/markets/{condition_id}", get(market::market))
+        .route("/books", post(market::books))
+        .route("/midpoints", post(market::midpoints))
+        .route("/prices", post(market::prices))
+        .route("/spreads", post(market::spreads));
     private
         .merge(public)
         .fallback(not_found)
