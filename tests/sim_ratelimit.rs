@@ -4,7 +4,7 @@
 //! tiers from `--tier` and fixtures. Each cost is checked on a signer's first request, when its
 //! bucket is exactly full, so the numbers are exact.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser as _;
 use clobscript::cli::{Cli, Command};
@@ -20,6 +20,26 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64
+}
+
+/// Asserts that a refusal's `Retry-After` is the whole seconds until `need_secs` of refill,
+/// counted from when the request that emptied the bucket was sent (`since`), will have passed.
+/// The exchange evaluated the refused request somewhere between that moment and now, so on a
+/// slow machine the wait may be shorter by up to the time elapsed — never longer.
+fn assert_retry_after(refused: &Answer, need_secs: f64, since: Instant) {
+    let elapsed = since.elapsed().as_secs_f64();
+    let longest = need_secs.ceil() as u64;
+    let shortest = ((need_secs - elapsed).ceil() as u64).max(1);
+    let got: u64 = refused
+        .retry_after
+        .as_deref()
+        .expect("Retry-After on a refusal")
+        .parse()
+        .expect("Retry-After in whole seconds");
+    assert!(
+        (shortest..=longest).contains(&got),
+        "Retry-After {got} s, expected {shortest}..={longest} s ({need_secs} s of refill, {elapsed:.3} s elapsed)"
+    );
 }
 
 fn limited(tier: Tier, mode: RateLimitMode) -> SimConfig {
@@ -247,25 +267,36 @@ async fn cancel_market_orders_costs_one_plus_the_matching_orders_it_canceled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_does_not_fit_cancels_nothing_and_fits_after_its_retry_after() {
-    let server = start(limited(Tier::Standard, RateLimitMode::Enforce)).await;
+    let server = start(SimConfig {
+        open_orders: Some(300),
+        ..limited(Tier::Standard, RateLimitMode::Enforce)
+    })
+    .await;
     let api = Api::new(&server, server.credentials());
     let open = server.open_order_ids();
+    let since = Instant::now();
     api.cancel_orders(&open[..100]).await.canceled();
 
-    // 20 tokens left; 60 ids need 40 more: half a second at 80/s.
-    let batch = open[100..160].to_vec();
+    // 20 tokens left; 120 ids need 100 more: 1.25 s at 80/s.
+    let batch = open[100..220].to_vec();
     let refused = api.cancel_orders(&batch).await;
 
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.retry_after.as_deref(), Some("1"));
+    assert_retry_after(&refused, 1.25, since);
     assert_eq!(refused.limits.tier, Some(Tier::Standard));
-    assert!(refused.remaining() >= 20.0 && refused.remaining() < 60.0);
-    assert!(refused.error().contains("costs 60"), "{}", refused.error());
+    assert!(refused.remaining() >= 20.0 && refused.remaining() < 120.0);
+    assert!(refused.error().contains("costs 120"), "{}", refused.error());
     assert!(all_live(&server, &batch), "a refused batch cancels nothing");
 
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let wait: u64 = refused
+        .retry_after
+        .as_deref()
+        .unwrap_or("2")
+        .parse()
+        .unwrap_or(2);
+    tokio::time::sleep(Duration::from_secs(wait)).await;
     let retried = api.cancel_orders(&batch).await;
-    assert_eq!(retried.canceled().canceled.len(), 60);
+    assert_eq!(retried.canceled().canceled.len(), 120);
     assert!(all_canceled(&server, &batch));
     server.shutdown().await;
 }
@@ -274,6 +305,7 @@ async fn a_batch_that_does_not_fit_cancels_nothing_and_fits_after_its_retry_afte
 async fn retry_after_is_the_whole_seconds_until_the_request_fits() {
     let server = start(limited(Tier::Standard, RateLimitMode::Enforce)).await;
     let api = Api::new(&server, server.credentials());
+    let since = Instant::now();
     api.cancel_orders(&unknown_ids(120)).await.canceled();
     let before = unix_now();
 
@@ -281,7 +313,7 @@ async fn retry_after_is_the_whole_seconds_until_the_request_fits() {
     let refused = api.cancel_orders(&unknown_ids(120)).await;
 
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.retry_after.as_deref(), Some("2"));
+    assert_retry_after(&refused, 1.5, since);
     // Reset is when it fits: 1.5 s from the request, rounded up to a whole Unix second.
     let reset = refused.limits.reset.expect("Poly-RateLimit-Reset") as i64;
     assert!(reset > before && reset <= unix_now() + 3, "{reset}");
@@ -322,6 +354,7 @@ async fn after_cancel_all_a_standard_balance_is_negative_until_refill_pays_it_ba
     .await;
     let api = Api::new(&server, server.credentials());
 
+    let since = Instant::now();
     let answer = api.send(Method::DELETE, "/cancel-all", None).await;
     assert_eq!(answer.canceled().canceled.len(), 300);
     assert_within_a_token(answer.remaining(), -181.0);
@@ -329,7 +362,7 @@ async fn after_cancel_all_a_standard_balance_is_negative_until_refill_pays_it_ba
     // One token needs 182 of refill: 2.275 s, so 3 whole seconds.
     let refused = api.cancel_one("0xunknown").await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.retry_after.as_deref(), Some("3"));
+    assert_retry_after(&refused, 2.275, since);
     assert!(refused.remaining() < 0.0);
     server.shutdown().await;
 }
@@ -343,6 +376,7 @@ async fn on_platinum_a_cancel_all_floors_the_balance_at_zero() {
     .await;
     let api = Api::new(&server, server.credentials());
 
+    let since = Instant::now();
     let answer = api.send(Method::DELETE, "/cancel-all", None).await;
     assert_eq!(answer.canceled().canceled.len(), 1500);
     assert_eq!(answer.limits.tier, Some(Tier::Platinum));
@@ -352,7 +386,7 @@ async fn on_platinum_a_cancel_all_floors_the_balance_at_zero() {
     // −1501 3.2 s): 2 whole seconds.
     let refused = api.cancel_orders(&unknown_ids(1350)).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(refused.retry_after.as_deref(), Some("2"));
+    assert_retry_after(&refused, 1.5, since);
     server.shutdown().await;
 }
 
