@@ -174,6 +174,16 @@ pub struct Output {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Output {
+    fn from(output: std::process::Output) -> Output {
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Output {
     /// Expects exit code `code` (the output is shown when it is another).
     #[track_caller]
@@ -290,12 +300,7 @@ impl Clob {
     }
 
     pub fn run(&mut self) -> Output {
-        let output = self.finish().output().expect("clobscript runs");
-        Output {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        self.finish().output().expect("clobscript runs").into()
     }
 
     /// Starts the binary and waits until it prints `line` on stdout (so a signal sent next
