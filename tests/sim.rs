@@ -18,7 +18,7 @@ mod l2;
 use l2::*;
 #[path = "common/mod.rs"]
 mod support;
-use support::{Output, isolated_command};
+use support::{Output, isolated_in};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_endpoints_answer_with_the_documented_shapes() {
@@ -393,17 +393,12 @@ async fn malformed_cursors_queries_and_bodies_are_400_with_an_error_body() {
     server.shutdown().await;
 }
 
-/// The binary in a cleared environment, its state and config folders in `dir`.
-fn binary(dir: &std::path::Path) -> std::process::Command {
-    isolated_command(&dir.join("state"), &dir.join("config"), dir)
-}
-
 #[test]
 fn the_binary_exits_2_on_a_bad_fixture_or_a_busy_port() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bad.json");
     std::fs::write(&path, r#"{"orders": [{"id": "0x1"}]}"#).expect("write");
-    let out: Output = binary(dir.path())
+    let out: Output = isolated_in(dir.path())
         .args(["sim", "--port", "0", "--fixture"])
         .arg(&path)
         .output()
@@ -415,7 +410,7 @@ fn the_binary_exits_2_on_a_bad_fixture_or_a_busy_port() {
 
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = busy.local_addr().expect("addr").port().to_string();
-    let out: Output = binary(dir.path())
+    let out: Output = isolated_in(dir.path())
         .args(["sim", "--port", &port])
         .output()
         .expect("runs")
@@ -427,7 +422,7 @@ fn the_binary_exits_2_on_a_bad_fixture_or_a_busy_port() {
 fn the_binary_prints_its_url_serves_and_stops_cleanly_on_sigterm() {
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = binary(dir.path())
+    let mut child = isolated_in(dir.path())
         .args([
             "sim",
             "--port",

@@ -21,6 +21,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 #[path = "common/l2.rs"]
 mod l2;
 use l2::{Api, start};
+#[path = "common/mod.rs"]
+mod support;
+use support::{Output, isolated_in};
 
 /// Only a guard against a hang: every wait below ends as soon as what it waits for arrives.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -745,13 +748,15 @@ async fn fills_are_the_same_for_the_same_seed() {
 #[test]
 fn the_binary_fills_with_the_fills_flag() {
     use std::io::BufRead as _;
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_clobscript"))
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad: Output = isolated_in(dir.path())
         .args(["sim", "--port", "0", "--fills", "often"])
         .output()
-        .expect("runs");
-    assert_eq!(bad.status.code(), Some(2));
+        .expect("runs")
+        .into();
+    bad.status(2);
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clobscript"))
+    let mut child = isolated_in(dir.path())
         .args(["sim", "--port", "0", "--orders", "50", "--fills", "20ms"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

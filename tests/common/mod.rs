@@ -159,6 +159,12 @@ pub fn isolated_command(state: &Path, config: &Path, home: &Path) -> Command {
     command
 }
 
+/// [`isolated_command`] with everything under `dir`: `HOME` is `dir`, the state and config
+/// folders are `dir/state` and `dir/config`.
+pub fn isolated_in(dir: &Path) -> Command {
+    isolated_command(&dir.join("state"), &dir.join("config"), dir)
+}
+
 /// One invocation of the binary.
 pub struct Clob {
     command: Command,
@@ -230,11 +236,7 @@ impl Output {
 impl Clob {
     /// No credentials, no host: only the environment of the test's temp dirs.
     pub fn bare(exchange: &Exchange) -> Clob {
-        let mut command = isolated_command(
-            &exchange.state_dir(),
-            &exchange.dir.path().join("config"),
-            exchange.dir.path(),
-        );
+        let mut command = isolated_in(exchange.dir.path());
         command.current_dir(env!("CARGO_MANIFEST_DIR"));
         Clob {
             command,
