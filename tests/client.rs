@@ -9,9 +9,10 @@ use clobscript::clob::types::{OpenOrder, Trade, messages};
 use clobscript::clob::{Client, ClobError, OrderFilter, Side, TradeFilter};
 use clobscript::exit::Exit;
 
-#[path = "common/client.rs"]
-mod client_support;
-use client_support::*;
+#[path = "common/mod.rs"]
+mod support;
+use support::client::*;
+use support::unix_now;
 
 // ---- public endpoints ---------------------------------------------------------------------
 

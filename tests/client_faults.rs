@@ -10,9 +10,9 @@ use clobscript::clob::{Client, ClobError, OrderFilter, RetryPolicy, Secret, Trad
 use clobscript::exit::Exit;
 use clobscript::sim::{RateLimitMode, SimConfig, SimServer};
 
-#[path = "common/client.rs"]
-mod client_support;
-use client_support::*;
+#[path = "common/mod.rs"]
+mod support;
+use support::client::*;
 
 // ---- authentication and the clock ---------------------------------------------------------
 

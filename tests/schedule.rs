@@ -7,10 +7,8 @@ use std::time::Duration;
 
 #[path = "common/mod.rs"]
 mod support;
+use support::schedule::*;
 use support::{Output, isolated_in};
-#[path = "common/schedule.rs"]
-mod schedule_support;
-use schedule_support::*;
 
 mod runs {
     use super::*;

@@ -10,9 +10,7 @@ use clobscript::logging::LogFormat;
 #[path = "common/mod.rs"]
 mod support;
 use support::Output;
-#[path = "common/schedule.rs"]
-mod schedule_support;
-use schedule_support::*;
+use support::schedule::*;
 
 mod bad_input {
     use super::*;

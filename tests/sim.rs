@@ -13,12 +13,10 @@ use clobscript::sim::{SimConfig, demo_credentials};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[path = "common/l2.rs"]
-mod l2;
-use l2::*;
 #[path = "common/mod.rs"]
 mod support;
-use support::{Output, isolated_in};
+use support::l2::*;
+use support::{Output, isolated_in, unix_now};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_endpoints_answer_with_the_documented_shapes() {

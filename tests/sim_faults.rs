@@ -10,9 +10,10 @@ use clobscript::sim::{SimConfig, SimServer, demo_credentials};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[path = "common/l2.rs"]
-mod l2;
-use l2::*;
+#[path = "common/mod.rs"]
+mod support;
+use support::l2::*;
+use support::unix_now;
 
 async fn wait_until(what: &str, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);

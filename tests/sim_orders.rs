@@ -12,9 +12,9 @@ use clobscript::sim::SimServer;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[path = "common/l2.rs"]
-mod l2;
-use l2::*;
+#[path = "common/mod.rs"]
+mod support;
+use support::l2::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagination_walks_every_open_order_once_with_the_documented_cursors() {

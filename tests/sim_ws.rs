@@ -18,11 +18,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-#[path = "common/l2.rs"]
-mod l2;
-use l2::{Api, start};
 #[path = "common/mod.rs"]
 mod support;
+use support::l2::{Api, start};
 use support::{Output, isolated_in};
 
 /// Only a guard against a hang: every wait below ends as soon as what it waits for arrives.

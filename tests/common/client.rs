@@ -1,20 +1,12 @@
 //! Helpers for the tests of the library's `clob::Client` against a `SimServer` started in the
 //! test: a simulator, a client with fast retries, and checks of the exchange's state.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clobscript::clob::types::{OpenOrder, Trade};
 use clobscript::clob::{Client, ClientConfig, RetryPolicy};
 use clobscript::sim::{SimConfig, SimServer};
-
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-}
 
 pub async fn sim(config: SimConfig) -> SimServer {
     SimServer::start(config).await.expect("simulator starts")

@@ -1,9 +1,6 @@
 //! A hand-rolled signed client for the simulator tests that talk HTTP to a `SimServer`
 //! started in the test: it signs `timestamp + METHOD + path + body` with an account's key, as
 //! the protocol says, and nothing of the library's client is involved.
-#![allow(dead_code)]
-
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clobscript::clob::types::{CancelResponse, ErrorBody, Page};
 use clobscript::clob::{Credentials, SigningKey};
@@ -11,12 +8,7 @@ use clobscript::sim::{SimConfig, SimServer};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-}
+use super::unix_now;
 
 pub fn config(orders: usize) -> SimConfig {
     SimConfig {

@@ -5,6 +5,10 @@
 //! `out.status(2).stderr_has("unknown function")`.
 #![allow(dead_code)]
 
+pub mod client;
+pub mod l2;
+pub mod schedule;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

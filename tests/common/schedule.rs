@@ -1,13 +1,11 @@
 //! Helpers for the scheduler tests: the binary in a cleared environment with a private state
 //! folder, a simulator served by its own runtime, and a started process whose output goes to
 //! files (a safety-net limit against a hang, never a measurement).
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Output, isolated_command, isolated_in};
+use super::{Output, isolated_command, isolated_in};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -98,13 +98,7 @@ impl Exchange {
             order.remaining(),
         );
         let token = &mut self.tokens[token_no as usize];
-        let levels = token.book_side(side);
-        if let Some(size) = levels.get_mut(&price) {
-            *size = size.saturating_sub(remaining);
-            if size.is_zero() {
-                levels.remove(&price);
-            }
-        }
+        token.take_off_book(side, price, remaining);
         token.updated_ms = now_ms;
         let market = token.market.clone();
         let owner = &mut self.accounts[account];

@@ -61,13 +61,7 @@ impl Exchange {
         let (token_no, side, price) = (order.token, order.side, order.price);
         let order_id = order.id.clone();
         let token = &mut self.tokens[token_no as usize];
-        let levels = token.book_side(side);
-        if let Some(level) = levels.get_mut(&price) {
-            *level = level.saturating_sub(size);
-            if level.is_zero() {
-                levels.remove(&price);
-            }
-        }
+        token.take_off_book(side, price, size);
         token.last_trade_price = price;
         token.updated_ms = now_ms;
         let (market, asset_id, outcome, min_size) = (

@@ -195,6 +195,17 @@ impl Token {
         }
     }
 
+    /// Takes `size` off the level at `price` on `side`; a level that empties leaves the book.
+    fn take_off_book(&mut self, side: Side, price: Amount, size: Amount) {
+        let levels = self.book_side(side);
+        if let Some(level) = levels.get_mut(&price) {
+            *level = level.saturating_sub(size);
+            if level.is_zero() {
+                levels.remove(&price);
+            }
+        }
+    }
+
     /// The book as `GET /book` sends it: best level last on both sides.
     pub fn order_book(&self) -> OrderBook {
         let level = |(price, size): (&Amount, &Amount)| BookLevel {
