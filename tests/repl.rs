@@ -33,12 +33,7 @@ fn piped(exchange: &Exchange, args: &[&str], input: &str) -> Output {
         .expect("stdin piped")
         .write_all(input.as_bytes())
         .expect("input written");
-    let output = child.wait_with_output().expect("clobscript ends");
-    Output {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    child.wait_with_output().expect("clobscript ends").into()
 }
 
 /// The printed lines, trimmed.

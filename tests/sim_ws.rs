@@ -4,13 +4,13 @@
 //! and deterministic fills. Events are checked against the exchange's REST state afterwards.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clobscript::clob::types::{CancelResponse, OpenOrder, Page, Trade};
-use clobscript::clob::{Credentials, Secret, SigningKey};
+use clobscript::clob::{Credentials, Secret};
 use clobscript::sim::{SimConfig, SimServer};
 use futures_util::{SinkExt as _, StreamExt as _};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -18,19 +18,13 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+#[path = "common/mod.rs"]
+mod support;
+use support::l2::{Api, start};
+use support::{Output, isolated_in};
+
 /// Only a guard against a hang: every wait below ends as soon as what it waits for arrives.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
-}
-
-async fn start(config: SimConfig) -> SimServer {
-    SimServer::start(config).await.expect("simulator starts")
-}
 
 fn orders(n: usize) -> SimConfig {
     SimConfig {
@@ -51,24 +45,8 @@ fn filling(seed: u64) -> SimConfig {
     }
 }
 
-/// A signed REST client for one account.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    credentials: Credentials,
-    key: SigningKey,
-}
-
+/// The calls these tests make, over the signed client of `common/l2.rs`.
 impl Api {
-    fn new(server: &SimServer, credentials: &Credentials) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: server.url().to_owned(),
-            credentials: credentials.clone(),
-            key: SigningKey::from_secret(&credentials.secret).expect("valid secret"),
-        }
-    }
-
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -76,33 +54,12 @@ impl Api {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> T {
-        let body = body.map(|b| b.to_string());
-        let timestamp = unix_now();
-        let signature = self
-            .key
-            .sign(timestamp, method.as_str(), path, body.as_deref());
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .query(query)
-            .header("POLY_ADDRESS", &self.credentials.address)
-            .header("POLY_API_KEY", &self.credentials.api_key)
-            .header("POLY_PASSPHRASE", self.credentials.passphrase.expose())
-            .header("POLY_TIMESTAMP", timestamp.to_string())
-            .header("POLY_SIGNATURE", signature);
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body);
-        }
-        let response = request.send().await.expect("request sent");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+        self.ok(method, path, query, body.map(|b| b.to_string()))
+            .await
     }
 
-    async fn cancel(&self, path: &str, body: Option<Value>) -> CancelResponse {
+    /// A cancel endpoint (`DELETE`), with or without a body.
+    async fn delete(&self, path: &str, body: Option<Value>) -> CancelResponse {
         self.call(Method::DELETE, path, &[], body).await
     }
 
@@ -412,19 +369,19 @@ async fn every_rest_cancel_path_announces_each_canceled_order() {
 
     // DELETE /order
     let one = &open[0];
-    let response = api.cancel("/order", Some(json!({"orderID": one.id}))).await;
+    let response = api.delete("/order", Some(json!({"orderID": one.id}))).await;
     assert_eq!(response.canceled, vec![one.id.clone()]);
     let event = channel.event().await;
     assert_order_event(&event, "CANCELLATION", &api.order(&one.id).await);
     assert_eq!(event["status"], "CANCELED");
 
     // A second cancel of the same order changes nothing and announces nothing.
-    let again = api.cancel("/order", Some(json!({"orderID": one.id}))).await;
+    let again = api.delete("/order", Some(json!({"orderID": one.id}))).await;
     assert!(again.canceled.is_empty());
 
     // DELETE /orders
     let many = [open[1].id.clone(), open[2].id.clone(), one.id.clone()];
-    let response = api.cancel("/orders", Some(json!(many))).await;
+    let response = api.delete("/orders", Some(json!(many))).await;
     assert_eq!(response.canceled, &many[..2]);
     let events = channel.events(2).await;
     assert_eq!(ids(&events), many[..2].iter().cloned().collect());
@@ -435,7 +392,7 @@ async fn every_rest_cancel_path_announces_each_canceled_order() {
     // DELETE /cancel-market-orders
     let market = open[3].market.clone();
     let response = api
-        .cancel("/cancel-market-orders", Some(json!({"market": market})))
+        .delete("/cancel-market-orders", Some(json!({"market": market})))
         .await;
     assert!(!response.canceled.is_empty());
     let events = channel.events(response.canceled.len()).await;
@@ -443,7 +400,7 @@ async fn every_rest_cancel_path_announces_each_canceled_order() {
     assert!(events.iter().all(|e| e["market"] == market.as_str()));
 
     // DELETE /cancel-all
-    let response = api.cancel("/cancel-all", None).await;
+    let response = api.delete("/cancel-all", None).await;
     let events = channel.events(response.canceled.len()).await;
     assert_eq!(ids(&events), response.canceled.iter().cloned().collect());
     for event in &events {
@@ -467,11 +424,11 @@ async fn another_accounts_changes_never_reach_the_channel() {
     let mut channel = Channel::open(&server, server.credentials(), &[]).await;
     let mut theirs = Channel::open(&server, &other, &[]).await;
 
-    let canceled = Api::new(&server, &other).cancel("/cancel-all", None).await;
+    let canceled = Api::new(&server, &other).delete("/cancel-all", None).await;
     assert!(!canceled.canceled.is_empty());
     let mine = server.open_order_ids()[0].clone();
     Api::new(&server, server.credentials())
-        .cancel("/order", Some(json!({"orderID": mine})))
+        .delete("/order", Some(json!({"orderID": mine})))
         .await;
 
     let first = channel.event().await;
@@ -662,7 +619,7 @@ async fn the_market_filter_follows_subscribe_and_unsubscribe() {
     let cancel = |id: &str| {
         let body = json!({"orderID": id});
         let api = &api;
-        async move { api.cancel("/order", Some(body)).await }
+        async move { api.delete("/order", Some(body)).await }
     };
 
     let mut channel = Channel::open(&server, server.credentials(), &[&market_a]).await;
@@ -723,7 +680,7 @@ async fn dropping_connections_cuts_them_without_a_closing_handshake() {
     let mut again = Channel::open(&server, server.credentials(), &[]).await;
     let id = server.open_order_ids()[0].clone();
     Api::new(&server, server.credentials())
-        .cancel("/order", Some(json!({"orderID": id})))
+        .delete("/order", Some(json!({"orderID": id})))
         .await;
     assert_eq!(text(&again.event().await, "id"), id);
 }
@@ -737,7 +694,7 @@ async fn ws_drop_after_cuts_each_connection_after_that_many_events() {
     .await;
     let mut channel = Channel::open(&server, server.credentials(), &[]).await;
     let canceled = Api::new(&server, server.credentials())
-        .cancel("/cancel-all", None)
+        .delete("/cancel-all", None)
         .await;
     assert!(canceled.canceled.len() > 3);
     let (events, ending) = channel.until_end().await;
@@ -789,13 +746,15 @@ async fn fills_are_the_same_for_the_same_seed() {
 #[test]
 fn the_binary_fills_with_the_fills_flag() {
     use std::io::BufRead as _;
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_clobscript"))
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad: Output = isolated_in(dir.path())
         .args(["sim", "--port", "0", "--fills", "often"])
         .output()
-        .expect("runs");
-    assert_eq!(bad.status.code(), Some(2));
+        .expect("runs")
+        .into();
+    bad.status(2);
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clobscript"))
+    let mut child = isolated_in(dir.path())
         .args(["sim", "--port", "0", "--orders", "50", "--fills", "20ms"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -5,6 +5,10 @@
 //! `out.status(2).stderr_has("unknown function")`.
 #![allow(dead_code)]
 
+pub mod client;
+pub mod l2;
+pub mod schedule;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -159,6 +163,12 @@ pub fn isolated_command(state: &Path, config: &Path, home: &Path) -> Command {
     command
 }
 
+/// [`isolated_command`] with everything under `dir`: `HOME` is `dir`, the state and config
+/// folders are `dir/state` and `dir/config`.
+pub fn isolated_in(dir: &Path) -> Command {
+    isolated_command(&dir.join("state"), &dir.join("config"), dir)
+}
+
 /// One invocation of the binary.
 pub struct Clob {
     command: Command,
@@ -172,6 +182,16 @@ pub struct Output {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Output {
+    fn from(output: std::process::Output) -> Output {
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
 }
 
 impl Output {
@@ -220,11 +240,7 @@ impl Output {
 impl Clob {
     /// No credentials, no host: only the environment of the test's temp dirs.
     pub fn bare(exchange: &Exchange) -> Clob {
-        let mut command = isolated_command(
-            &exchange.state_dir(),
-            &exchange.dir.path().join("config"),
-            exchange.dir.path(),
-        );
+        let mut command = isolated_in(exchange.dir.path());
         command.current_dir(env!("CARGO_MANIFEST_DIR"));
         Clob {
             command,
@@ -290,12 +306,7 @@ impl Clob {
     }
 
     pub fn run(&mut self) -> Output {
-        let output = self.finish().output().expect("clobscript runs");
-        Output {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        self.finish().output().expect("clobscript runs").into()
     }
 
     /// Starts the binary and waits until it prints `line` on stdout (so a signal sent next
