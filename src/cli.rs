@@ -39,7 +39,8 @@ pub struct GlobalArgs {
     /// Exchange URL (default https://clob.polymarket.com; env CLOB_HOST).
     #[arg(long, global = true, value_name = "URL")]
     pub host: Option<String>,
-    /// Credentials profile in $XDG_CONFIG_HOME/clobscript/config.toml (default `default`).
+    /// Take every credential from this profile of $XDG_CONFIG_HOME/clobscript/config.toml
+    /// (without it: all four POLY_* variables, else the `default` profile).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace).
