@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Profile;
 use crate::logging::LogFormat;
 use crate::util::parse_duration;
 
@@ -40,7 +39,8 @@ pub struct GlobalArgs {
     /// Exchange URL (default https://clob.polymarket.com; env CLOB_HOST).
     #[arg(long, global = true, value_name = "URL")]
     pub host: Option<String>,
-    /// Credentials profile in $XDG_CONFIG_HOME/clobscript/config.toml (default `default`).
+    /// Take every credential from this profile of $XDG_CONFIG_HOME/clobscript/config.toml
+    /// (without it: all four POLY_* variables, else the `default` profile).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace).
@@ -67,40 +67,55 @@ pub enum Command {
     Heartbeat(HeartbeatArgs),
     /// Start the local CLOB simulator.
     Sim(SimArgs),
+    /// API credentials from a wallet's private key (derive, create), and the account's API keys
+    /// (keys, delete).
+    Auth(AuthArgs),
     /// Compile a playbook without running it: syntax errors and unknown functions.
     Check(CheckArgs),
     /// Print the script API reference (Markdown), generated from the registered functions.
     Docs,
 }
 
-/// API credentials given on the command line (they beat environment and profile).
-#[derive(Debug, Args, Clone, Default)]
-pub struct CredentialArgs {
-    /// API key (env POLY_API_KEY).
-    #[arg(long, value_name = "KEY")]
-    pub api_key: Option<String>,
-    /// API secret (env POLY_API_SECRET); prefer the environment or a profile.
-    #[arg(long, value_name = "SECRET")]
-    pub secret: Option<String>,
-    /// API passphrase (env POLY_PASSPHRASE).
-    #[arg(long, value_name = "PASSPHRASE")]
-    pub passphrase: Option<String>,
-    /// Funder/signer address (env POLY_ADDRESS).
-    #[arg(long, value_name = "ADDRESS")]
-    pub address: Option<String>,
+#[derive(Debug, Args, Clone)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    pub action: AuthAction,
 }
 
-impl CredentialArgs {
-    /// These flags as the highest-precedence configuration source.
-    pub fn to_profile(&self, host: Option<String>) -> Profile {
-        Profile {
-            host,
-            api_key: self.api_key.clone(),
-            secret: self.secret.clone().map(crate::clob::Secret::new),
-            passphrase: self.passphrase.clone().map(crate::clob::Secret::new),
-            address: self.address.clone(),
-        }
-    }
+#[derive(Debug, Subcommand, Clone)]
+pub enum AuthAction {
+    /// The wallet's existing API credentials for a nonce (GET /auth/derive-api-key).
+    Derive(WalletArgs),
+    /// New API credentials for the wallet, or its existing ones when the nonce already has a key
+    /// (POST /auth/api-key, then GET /auth/derive-api-key).
+    Create(WalletArgs),
+    /// List the API keys of the account the credentials belong to (--profile, POLY_*, or the
+    /// default profile).
+    Keys,
+    /// Revoke the API key of the credentials in use; requests signed with it fail afterwards.
+    Delete,
+}
+
+/// Where the wallet key comes from and what to do with the credentials.
+#[derive(Debug, Args, Clone)]
+pub struct WalletArgs {
+    /// Read the private key from FILE (64 hex digits, with or without 0x). Without it:
+    /// POLY_PRIVATE_KEY, else a hidden prompt on a terminal.
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: Option<PathBuf>,
+    /// Key nonce: each nonce of a wallet has its own API key.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub nonce: u64,
+    /// Chain the signature is for: 137 (Polygon, the exchange) or 80002 (Amoy).
+    #[arg(long, value_name = "ID", default_value_t = crate::clob::l1::POLYGON_CHAIN_ID)]
+    pub chain_id: u64,
+    /// Write the credentials (and the host) into the config file as profile NAME instead of
+    /// printing them; only the API key and the address are printed.
+    #[arg(long, value_name = "NAME")]
+    pub save_profile: Option<String>,
+    /// With --save-profile: replace an existing profile of that name.
+    #[arg(long, requires = "save_profile")]
+    pub force: bool,
 }
 
 /// The flags shared by `run`, `repl` and `schedule`.
@@ -124,8 +139,6 @@ pub struct ExecArgs {
     /// Audit log file (JSON lines; default $XDG_STATE_HOME/clobscript/audit.jsonl).
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
-    #[command(flatten)]
-    pub credentials: CredentialArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -206,8 +219,6 @@ pub struct HeartbeatArgs {
     /// Heartbeat against an in-process simulator.
     #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "", value_parser = parse_fixture)]
     pub sim: Option<PathBuf>,
-    #[command(flatten)]
-    pub credentials: CredentialArgs,
 }
 
 #[derive(Debug, Args, Clone)]

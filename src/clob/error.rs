@@ -17,8 +17,8 @@ pub enum ClobError {
     /// An L2 endpoint was called on a client built without credentials; nothing was sent.
     #[error(
         "{endpoint} needs API credentials but none are configured: set POLY_API_KEY, \
-         POLY_API_SECRET, POLY_PASSPHRASE and POLY_ADDRESS (flags, environment, or a profile in \
-         the config file)"
+         POLY_API_SECRET, POLY_PASSPHRASE and POLY_ADDRESS (environment, or a profile in the \
+         config file)"
     )]
     MissingCredentials { endpoint: String },
 

@@ -12,7 +12,9 @@
 //! | `repl` | [`repl`] |
 //! | `schedule`, `heartbeat` | [`schedule`] |
 //! | `sim` | [`sim`] |
+//! | `auth` | [`auth`] |
 
+pub mod auth;
 pub mod exec;
 pub mod repl;
 pub mod run;
@@ -117,6 +119,7 @@ fn execute(cli: Cli) -> CommandResult {
         Command::Schedule(args) => schedule::schedule(&global, &args),
         Command::Heartbeat(args) => schedule::heartbeat(&global, &args),
         Command::Sim(args) => sim::sim(&args),
+        Command::Auth(args) => auth::auth(&global, &args),
     }
 }
 

@@ -136,7 +136,7 @@ pub fn heartbeat(global: &GlobalArgs, args: &HeartbeatArgs) -> CommandResult {
         ));
     }
     schedule::warn_if_heartbeat_too_slow("an interval", args.interval);
-    let session = Session::connect_with(global, args.sim.as_deref(), &args.credentials)?;
+    let session = Session::connect_with(global, args.sim.as_deref())?;
     let client = session.client().clone();
     let config = HeartbeatConfig::every(args.interval);
     let result = session.block_on(async move {

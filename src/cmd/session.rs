@@ -1,9 +1,10 @@
 //! A connected session, the composition root: the one place that turns the command line into
 //! a working exchange connection, for `run`, `repl`, `schedule` and `heartbeat` alike.
 //!
-//! [`Session::connect`] resolves the host and credentials (flags > `POLY_*`/`CLOB_HOST`
-//! environment > config-file profile), reports every missing credential by name before any
-//! request is made (exit 2), and builds the one shared [`Client`]. With `--sim [FIXTURE]` it
+//! [`Session::connect`] resolves the host and credentials from one source (`--profile NAME`,
+//! else all four `POLY_*` variables, else the `default` profile: see [`crate::config`]),
+//! reports every missing credential by name before any request is made (exit 2), says at `-v`
+//! which source it used, and builds the one shared [`Client`]. With `--sim [FIXTURE]` it
 //! instead starts an in-process [`SimServer`] on `127.0.0.1:0` (generated data, or the
 //! fixture), with the simulator's demo credentials, and points the client at it.
 //!
@@ -25,7 +26,7 @@ use std::path::Path;
 
 use tokio::runtime::{Handle, Runtime};
 
-use crate::cli::{CredentialArgs, ExecArgs, GlobalArgs};
+use crate::cli::{ExecArgs, GlobalArgs};
 use crate::clob::{Client, ClientConfig, ClobError};
 use crate::config::{self, ConfigError, Profile, Settings};
 use crate::exit::Exit;
@@ -68,22 +69,20 @@ pub struct Session {
 impl Session {
     /// Connects as `run`, `repl` and `schedule` are told to by their flags.
     pub fn connect(global: &GlobalArgs, exec: &ExecArgs) -> Result<Session, SessionError> {
-        Session::connect_with(global, exec.sim.as_deref(), &exec.credentials)
+        Session::connect_with(global, exec.sim.as_deref())
     }
 
-    /// Connects from the pieces `heartbeat` has: an optional `--sim [FIXTURE]` and credential
-    /// flags.
-    pub fn connect_with(
-        global: &GlobalArgs,
-        sim: Option<&Path>,
-        credentials: &CredentialArgs,
-    ) -> Result<Session, SessionError> {
+    /// Connects from the pieces `heartbeat` has: an optional `--sim [FIXTURE]`.
+    pub fn connect_with(global: &GlobalArgs, sim: Option<&Path>) -> Result<Session, SessionError> {
         match sim {
             Some(fixture) => {
                 if global.host.is_some() {
                     return Err(SessionError::SimWithHost);
                 }
                 let fixture = (!fixture.as_os_str().is_empty()).then(|| fixture.to_path_buf());
+                if global.verbose > 0 {
+                    tracing::info!("credentials: the simulator's demo account (--sim)");
+                }
                 Session::simulated(SimConfig {
                     port: 0,
                     fixture,
@@ -91,14 +90,9 @@ impl Session {
                 })
             }
             None => {
-                let settings = Settings::resolve(
-                    credentials.to_profile(global.host.clone()),
-                    Profile::from_env(|name| std::env::var(name).ok()),
-                    config::config_path(),
-                    global.profile.as_deref(),
-                )?;
                 // Named before anything is sent, so a half-configured run never starts.
-                let credentials = settings.credentials()?;
+                let settings = resolve_settings(global)?;
+                let credentials = settings.credentials;
                 let runtime = new_runtime(Some(2))?;
                 let client = {
                     let _entered = runtime.enter();
@@ -172,6 +166,36 @@ impl Session {
             self.runtime.block_on(sim.shutdown());
         }
     }
+}
+
+/// The host and credentials `global` points at, from exactly one source, which is named at
+/// `-v` (never a secret: the source, the API key's first characters and the address).
+pub(crate) fn resolve_settings(global: &GlobalArgs) -> Result<Settings, SessionError> {
+    let settings = Settings::resolve(
+        global.host.clone(),
+        Profile::from_env(|name| std::env::var(name).ok()),
+        config::config_path(),
+        global.profile.as_deref(),
+    )?;
+    if global.verbose > 0 {
+        tracing::info!(
+            api_key = %key_prefix(&settings.credentials.api_key),
+            address = %settings.credentials.address,
+            host = %settings.host,
+            "credentials from {}",
+            settings.source
+        );
+        if settings.environment_ignored {
+            tracing::info!("POLY_* environment variables ignored: --profile names the source");
+        }
+    }
+    Ok(settings)
+}
+
+/// The first eight characters of an API key and an ellipsis: enough to tell keys apart.
+pub(crate) fn key_prefix(api_key: &str) -> String {
+    let prefix: String = api_key.chars().take(8).collect();
+    format!("{prefix}…")
 }
 
 /// The async runtime of a command: `workers` threads (default: one per core). A session

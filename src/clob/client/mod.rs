@@ -7,7 +7,7 @@
 //! - [`answer`]: classifying an answer that is not a success into a [`ClobError`];
 //! - [`clock`]: the exchange's clock, signing timestamps, and clock-skew diagnosis;
 //! - the endpoints by area: [`listings`] (orders and trades), [`cancels`], [`market`] data,
-//!   [`scoring`] and the heartbeat.
+//!   [`scoring`] and the heartbeat, and the API [`keys`] (L1 and L2).
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use reqwest::header::{self, HeaderValue};
 mod answer;
 mod cancels;
 mod clock;
+mod keys;
 mod listings;
 mod market;
 mod scoring;
@@ -26,6 +27,7 @@ mod transport;
 
 pub use super::error::ClobError;
 pub use super::retry::RetryPolicy;
+pub use keys::{KeyOrigin, KeyRequestError};
 pub use listings::{OrderFilter, TradeFilter};
 
 use super::auth::Credentials;

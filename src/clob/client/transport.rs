@@ -67,6 +67,8 @@ pub(super) struct Call {
     /// Compact JSON, signed and sent byte for byte.
     pub(super) body: Option<String>,
     pub(super) signed: bool,
+    /// Headers of this call only (the L1 wallet signature), sent as given on every attempt.
+    pub(super) headers: Vec<(&'static str, HeaderValue)>,
 }
 
 impl Call {
@@ -77,6 +79,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             signed: false,
+            headers: Vec::new(),
         }
     }
 
@@ -262,6 +265,9 @@ impl Client {
                 .header(POLY_PASSPHRASE.clone(), signer.passphrase.clone())
                 .header(POLY_TIMESTAMP.clone(), timestamp)
                 .header(POLY_SIGNATURE.clone(), signature);
+        }
+        for (name, value) in &call.headers {
+            request = request.header(*name, value.clone());
         }
         if let Some(body) = &call.body {
             request = request

@@ -1,0 +1,235 @@
+//! `clobscript auth`: API credentials from a wallet's private key, and the API keys of an
+//! account.
+//!
+//! `derive` and `create` sign with the wallet (L1) and print the four `POLY_*` lines on
+//! stdout, or with `--save-profile NAME` write them into the config file and print only the
+//! key and the address. The private key comes from `--private-key-file FILE` (`-` for stdin),
+//! else `POLY_PRIVATE_KEY`, else a hidden prompt on a terminal; it is never echoed, logged,
+//! saved or put in an error. `keys` and `delete` are L2 requests with the credentials of the
+//! one configured source (`--profile`, `POLY_*`, or the `default` profile).
+//!
+//! Exit codes: 2 for bad input (no or a malformed private key, a wrong `--chain-id`, a profile
+//! that exists or cannot be written, missing credentials), 3 for the exchange (clock skew, a
+//! refused signature, no key to derive, network).
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use super::session::{Session, new_runtime, resolve_settings};
+use super::{CommandError, CommandResult, eprint_line};
+use crate::cli::{AuthAction, AuthArgs, GlobalArgs, WalletArgs};
+use crate::clob::client::{KeyOrigin, KeyRequestError};
+use crate::clob::l1::PrivateKey;
+use crate::clob::{Client, ClientConfig, Credentials};
+use crate::config::{self, CredentialSource, Profile};
+use crate::exit::Exit;
+
+/// The environment variable `derive` and `create` read the private key from.
+pub const PRIVATE_KEY_VAR: &str = "POLY_PRIVATE_KEY";
+
+pub fn auth(global: &GlobalArgs, args: &AuthArgs) -> CommandResult {
+    match &args.action {
+        AuthAction::Derive(wallet) => issue(global, wallet, false),
+        AuthAction::Create(wallet) => issue(global, wallet, true),
+        AuthAction::Keys => keys(global),
+        AuthAction::Delete => delete(global),
+    }
+}
+
+fn usage(message: impl std::fmt::Display) -> CommandError {
+    CommandError::new(Exit::Usage, message)
+}
+
+/// `derive` (`create` = false) and `create`.
+fn issue(global: &GlobalArgs, args: &WalletArgs, create: bool) -> CommandResult {
+    let config_path = config::config_path();
+    // A profile that cannot be saved is refused before the exchange is asked for anything.
+    if let Some(name) = &args.save_profile {
+        config::check_profile_name(name).map_err(usage)?;
+        if !args.force && config::profile_exists(&config_path, name).map_err(usage)? {
+            return Err(usage(config::ConfigError::ProfileExists {
+                profile: name.clone(),
+                path: config_path,
+            }));
+        }
+    }
+    let wallet = read_wallet(args.private_key_file.as_deref())?;
+    let host = config::host_without_credentials(
+        global.host.clone(),
+        &Profile::from_env(|name| std::env::var(name).ok()),
+    );
+    let runtime = new_runtime(Some(1))?;
+    let client = {
+        let _entered = runtime.enter();
+        let mut client_config = ClientConfig::new(host, None);
+        client_config.use_server_time = global.server_time;
+        Client::new(client_config).map_err(|e| CommandError::new(e.exit(), e.user_message()))?
+    };
+    let address = wallet.address();
+    if global.verbose > 0 {
+        tracing::info!(
+            %address,
+            nonce = args.nonce,
+            chain_id = args.chain_id,
+            host = client.host(),
+            "asking for the wallet's API key"
+        );
+    }
+    let answer = runtime.block_on(async {
+        if create {
+            client
+                .create_or_derive_api_key(&wallet, args.chain_id, args.nonce)
+                .await
+        } else {
+            client
+                .derive_api_key(&wallet, args.chain_id, args.nonce)
+                .await
+                .map(|creds| (creds, KeyOrigin::Derived))
+        }
+    });
+    drop(wallet);
+    let (creds, origin) = answer.map_err(|e: KeyRequestError| CommandError::new(e.exit(), e))?;
+    if create {
+        eprint_line(&match origin {
+            KeyOrigin::Created => format!("created a new API key for {address}"),
+            KeyOrigin::Derived => format!(
+                "{address} already has an API key for nonce {}: derived it",
+                args.nonce
+            ),
+        });
+    }
+    if !creds.is_usable() {
+        tracing::warn!(
+            "the exchange issued a secret that is not base64; signing with it will fail"
+        );
+    }
+    let credentials = creds.into_credentials(&address);
+    match &args.save_profile {
+        Some(name) => {
+            config::save_profile(&config_path, name, &credentials, client.host(), args.force)
+                .map_err(usage)?;
+            print_lines(&[
+                format!("POLY_API_KEY={}", credentials.api_key),
+                format!("POLY_ADDRESS={}", credentials.address),
+            ])?;
+            eprint_line(&format!(
+                "saved profile `{name}` in {} (use it with --profile {name})",
+                config_path.display()
+            ));
+        }
+        None => print_credentials(&credentials)?,
+    }
+    Ok(Exit::Success)
+}
+
+fn print_credentials(credentials: &Credentials) -> Result<(), CommandError> {
+    print_lines(&[
+        format!("POLY_API_KEY={}", credentials.api_key),
+        format!("POLY_API_SECRET={}", credentials.secret.expose()),
+        format!("POLY_PASSPHRASE={}", credentials.passphrase.expose()),
+        format!("POLY_ADDRESS={}", credentials.address),
+    ])
+}
+
+fn print_lines(lines: &[String]) -> Result<(), CommandError> {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}")
+            .map_err(|e| CommandError::new(Exit::Usage, format!("cannot write stdout: {e}")))?;
+    }
+    out.flush()
+        .map_err(|e| CommandError::new(Exit::Usage, format!("cannot write stdout: {e}")))
+}
+
+/// The wallet key from the file, the environment, or a hidden prompt, in that order.
+fn read_wallet(file: Option<&Path>) -> Result<PrivateKey, CommandError> {
+    let (text, source) = match file {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| usage(format!("cannot read the private key from stdin: {e}")))?;
+            (text, "stdin".to_owned())
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                usage(format!(
+                    "cannot read the private key file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            warn_if_readable_by_others(path);
+            (Zeroizing::new(text), format!("{}", path.display()))
+        }
+        None => match std::env::var(PRIVATE_KEY_VAR) {
+            Ok(text) if !text.trim().is_empty() => (Zeroizing::new(text), PRIVATE_KEY_VAR.into()),
+            _ if std::io::stdin().is_terminal() => {
+                let text = rpassword::prompt_password("Wallet private key (input hidden): ")
+                    .map_err(|e| usage(format!("cannot read the private key: {e}")))?;
+                (Zeroizing::new(text), "the prompt".to_owned())
+            }
+            _ => {
+                return Err(usage(format!(
+                    "no private key: set {PRIVATE_KEY_VAR}, pass --private-key-file FILE, or run \
+                     on a terminal to be asked for it"
+                )));
+            }
+        },
+    };
+    tracing::debug!(%source, "private key source");
+    PrivateKey::parse(&text)
+        .map_err(|e| usage(format!("the private key from {source} is not usable: {e}")))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "other users may read the private key file; run chmod 600 on it"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
+
+/// `auth keys`: the account's API keys, one a line.
+fn keys(global: &GlobalArgs) -> CommandResult {
+    let session = Session::connect_with(global, None)?;
+    let keys = session.block_on(session.client().api_keys());
+    session.shutdown();
+    let keys = keys.map_err(|e| CommandError::new(e.exit(), e.user_message()))?;
+    print_lines(&keys)?;
+    Ok(Exit::Success)
+}
+
+/// `auth delete`: revokes the API key in use.
+fn delete(global: &GlobalArgs) -> CommandResult {
+    // Resolved once here to name the key and its source; the session resolves the same.
+    let settings = resolve_settings(&GlobalArgs {
+        verbose: 0,
+        ..global.clone()
+    })?;
+    let session = Session::connect_with(global, None)?;
+    let deleted = session.block_on(session.client().delete_api_key());
+    session.shutdown();
+    deleted.map_err(|e| CommandError::new(e.exit(), e.user_message()))?;
+    print_lines(&[format!(
+        "deleted API key {} of {}",
+        settings.credentials.api_key, settings.credentials.address
+    )])?;
+    if let CredentialSource::Profile { name, path } = &settings.source {
+        eprint_line(&format!(
+            "profile `{name}` in {} still holds the deleted key; remove it or save a new one \
+             with `clobscript auth create --save-profile {name} --force`",
+            path.display()
+        ));
+    }
+    Ok(Exit::Success)
+}
