@@ -41,6 +41,8 @@ pub enum SessionError {
     SimWithHost,
     #[error("cannot start the simulator: {0}")]
     Sim(#[from] SimError),
+    #[error("cannot start the simulator: {0}")]
+    SimSetting(String),
     #[error("cannot set up the exchange client: {0}")]
     Client(#[from] ClobError),
     #[error("cannot start the async runtime: {0}")]
@@ -84,9 +86,26 @@ impl Session {
                     return Err(SessionError::SimWithHost);
                 }
                 let fixture = (!fixture.as_os_str().is_empty()).then(|| fixture.to_path_buf());
+                // Rehearsing under the exchange's rate limits: CLOB_SIM_RATE_LIMIT=enforce|warn
+                // and CLOB_SIM_TIER=NAME set the in-process simulator's limits.
+                let rate_limit = match std::env::var("CLOB_SIM_RATE_LIMIT") {
+                    Ok(mode) => Some(mode.parse().map_err(SessionError::SimSetting)?),
+                    Err(_) => None,
+                };
+                let tier = match std::env::var("CLOB_SIM_TIER") {
+                    Ok(name) => {
+                        name.parse()
+                            .map_err(|e: crate::clob::ratelimit::UnknownTier| {
+                                SessionError::SimSetting(format!("CLOB_SIM_TIER: {e}"))
+                            })?
+                    }
+                    Err(_) => SimConfig::default().tier,
+                };
                 Session::simulated(SimConfig {
                     port: 0,
                     fixture,
+                    rate_limit,
+                    tier,
                     ..SimConfig::default()
                 })
             }
@@ -118,6 +137,7 @@ impl Session {
     /// Starts an in-process simulator with `config` and connects to it with its credentials.
     pub fn simulated(config: SimConfig) -> Result<Session, SessionError> {
         let runtime = new_runtime(Some(2))?;
+        let metered = config.rate_limit.is_some();
         let sim = runtime.block_on(SimServer::start(config))?;
         let client = {
             let _entered = runtime.enter();
@@ -126,6 +146,10 @@ impl Session {
                 Some(sim.credentials().clone()),
             ))?
         };
+        if !metered {
+            // This exchange meters nothing: the first cancel goes out in batches of 3000.
+            client.assume_unmetered();
+        }
         Ok(Session {
             runtime,
             client,
