@@ -194,6 +194,11 @@ pub enum ClobError {
     )]
     CancelUncertain { source: Box<ClobError> },
 
+    /// A cancel request that was not sent: the run was stopped, or it could not be recorded
+    /// in the audit log first.
+    #[error("{endpoint}: not sent: {reason}")]
+    NotSent { endpoint: String, reason: String },
+
     /// A multi-batch cancel where some batches failed. `partial` is the merged result of the
     /// batches that got an answer; `unknown` ids were in a batch that may have reached the
     /// exchange; `unsent` ids were certainly not canceled by this call.
@@ -247,7 +252,8 @@ impl ClobError {
             | ClobError::Connection { endpoint, .. }
             | ClobError::NotJson { endpoint, .. }
             | ClobError::UnexpectedResponse { endpoint, .. }
-            | ClobError::Pagination { endpoint, .. } => Some(endpoint),
+            | ClobError::Pagination { endpoint, .. }
+            | ClobError::NotSent { endpoint, .. } => Some(endpoint),
             ClobError::CancelUncertain { source } | ClobError::CancelIncomplete { source, .. } => {
                 source.endpoint()
             }

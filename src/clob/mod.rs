@@ -11,6 +11,7 @@ pub mod types;
 
 pub use auth::{Credentials, Secret, SigningKey};
 pub use client::{
-    Client, ClientConfig, ClientStats, ClobError, OrderFilter, RetryPolicy, TradeFilter,
+    CancelObserver, CancelPlan, CancelRequest, Client, ClientConfig, ClientStats, ClobError,
+    NoObserver, OrderFilter, RequestOutcome, RetryPolicy, STOP_GRACE, TradeFilter,
 };
 pub use types::*;

@@ -548,6 +548,14 @@ impl CancelPacer {
         }
     }
 
+    /// Treats the exchange as unmetered until an answer says otherwise (for a server known to
+    /// send no rate-limit headers, such as an in-process simulator without rate limits).
+    pub fn mark_unmetered(&self) {
+        let mut state = lock(&self.state);
+        state.unmetered = true;
+        state.blocked_until = None;
+    }
+
     /// Ids the next request may carry at most, at what the pacer knows now.
     pub fn batch_limit(&self) -> usize {
         lock(&self.state).batch_limit()

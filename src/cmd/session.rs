@@ -42,6 +42,8 @@ pub enum SessionError {
     SimWithHost,
     #[error("cannot start the simulator: {0}")]
     Sim(#[from] SimError),
+    #[error("cannot start the simulator: {0}")]
+    SimSetting(String),
     #[error("cannot set up the exchange client: {0}")]
     Client(#[from] ClobError),
     #[error("cannot start the async runtime: {0}")]
@@ -83,9 +85,26 @@ impl Session {
                 if global.verbose > 0 {
                     tracing::info!("credentials: the simulator's demo account (--sim)");
                 }
+                // Rehearsing under the exchange's rate limits: CLOB_SIM_RATE_LIMIT=enforce|warn
+                // and CLOB_SIM_TIER=NAME set the in-process simulator's limits.
+                let rate_limit = match std::env::var("CLOB_SIM_RATE_LIMIT") {
+                    Ok(mode) => Some(mode.parse().map_err(SessionError::SimSetting)?),
+                    Err(_) => None,
+                };
+                let tier = match std::env::var("CLOB_SIM_TIER") {
+                    Ok(name) => {
+                        name.parse()
+                            .map_err(|e: crate::clob::ratelimit::UnknownTier| {
+                                SessionError::SimSetting(format!("CLOB_SIM_TIER: {e}"))
+                            })?
+                    }
+                    Err(_) => SimConfig::default().tier,
+                };
                 Session::simulated(SimConfig {
                     port: 0,
                     fixture,
+                    rate_limit,
+                    tier,
                     ..SimConfig::default()
                 })
             }
@@ -112,6 +131,7 @@ impl Session {
     /// Starts an in-process simulator with `config` and connects to it with its credentials.
     pub fn simulated(config: SimConfig) -> Result<Session, SessionError> {
         let runtime = new_runtime(Some(2))?;
+        let metered = config.rate_limit.is_some();
         let sim = runtime.block_on(SimServer::start(config))?;
         let client = {
             let _entered = runtime.enter();
@@ -120,6 +140,10 @@ impl Session {
                 Some(sim.credentials().clone()),
             ))?
         };
+        if !metered {
+            // This exchange meters nothing: the first cancel goes out in batches of 3000.
+            client.assume_unmetered();
+        }
         Ok(Session {
             runtime,
             client,

@@ -184,12 +184,21 @@ impl Script {
 }
 
 /// What one host did so far: requests and cancels.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     /// HTTP requests sent (every page and every retry counts).
     pub requests: u64,
     /// Of those, retries.
     pub retries: u64,
+    /// Cancel requests the exchange's rate limiter refused (each was sent again).
+    pub refused: u64,
+    /// Time spent waiting for the cancel rate limit.
+    #[serde(serialize_with = "seconds")]
+    pub rate_limit_wait: Duration,
+    /// Orders whose cancel may have reached the exchange without an answer.
+    pub unknown: u64,
+    /// Orders a stopped or failed cancel never sent.
+    pub unsent: u64,
     /// Orders the exchange reported canceled.
     pub canceled: u64,
     /// Orders the exchange reported not canceled (already canceled, unknown, ...).
@@ -221,6 +230,20 @@ impl Summary {
             super::safety::plural(self.canceled),
             self.not_canceled
         ));
+        if self.unknown > 0 || self.unsent > 0 {
+            line.push_str(&format!(
+                ", {} with unknown outcome, {} never sent",
+                self.unknown, self.unsent
+            ));
+        }
+        if self.refused > 0 || self.rate_limit_wait >= Duration::from_millis(50) {
+            line.push_str(&format!(
+                "; rate limit: {} request{} refused and sent again, {:.1}s waiting",
+                self.refused,
+                super::safety::plural(self.refused),
+                self.rate_limit_wait.as_secs_f64()
+            ));
+        }
         if self.dry_run {
             line.push_str(&format!(
                 "; dry run: {} order{} would have been canceled, no cancel was sent",
@@ -232,6 +255,10 @@ impl Summary {
     }
 }
 
+fn seconds<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64((value.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
 /// The state every registered function reaches through the engine's tag.
 #[derive(Debug)]
 pub(crate) struct HostState {
@@ -239,6 +266,9 @@ pub(crate) struct HostState {
     baseline: Mutex<ClientStats>,
     pub(crate) interrupt: Interrupt,
     pub(crate) safety: Safety,
+    pub(crate) counters: super::cancels::Counters,
+    /// When the current bounded evaluation's `--timeout` runs out.
+    pub(crate) deadline: Mutex<Option<std::time::Instant>>,
     pub(crate) args: ScriptArgs,
     print_to_stderr: AtomicBool,
     pub(crate) progress: bool,
@@ -345,6 +375,8 @@ impl Host {
             baseline: Mutex::new(ClientStats::default()),
             interrupt: options.interrupt.clone().unwrap_or_default(),
             safety: Safety::new(options.dry_run, options.max_cancels, audit),
+            counters: super::cancels::Counters::default(),
+            deadline: Mutex::new(None),
             args: options.args,
             print_to_stderr: AtomicBool::new(options.print_to_stderr),
             progress: options.progress,
@@ -440,7 +472,9 @@ impl Host {
     ) -> Result<Dynamic, ScriptError> {
         let interrupt = self.interrupt_handle();
         let deadline = timeout.map(|limit| Deadline::start(interrupt.clone(), limit));
+        *lock(&self.state.deadline) = timeout.map(|limit| std::time::Instant::now() + limit);
         let result = self.eval(script, scope);
+        *lock(&self.state.deadline) = None;
         drop(deadline);
         match (result, interrupt.swallowed_stop()) {
             (Ok(_), Some(error)) => Err(error),
@@ -490,25 +524,31 @@ impl Host {
 
     /// Requests and cancels since the host was connected.
     pub fn summary(&self) -> Summary {
-        let (requests, retries) = match self.state.backend.get() {
+        let (requests, retries, refused, rate_limit_wait) = match self.state.backend.get() {
             Some(backend) => {
                 let now = backend.client.stats();
                 let base = *lock(&self.state.baseline);
                 (
                     now.requests.saturating_sub(base.requests),
                     now.retries.saturating_sub(base.retries),
+                    now.refused.saturating_sub(base.refused),
+                    now.rate_limit_wait.saturating_sub(base.rate_limit_wait),
                 )
             }
-            None => (0, 0),
+            None => (0, 0, 0, Duration::ZERO),
         };
-        let safety = &self.state.safety;
+        let counters = &self.state.counters;
         Summary {
             requests,
             retries,
-            canceled: safety.canceled.load(Ordering::SeqCst),
-            not_canceled: safety.not_canceled.load(Ordering::SeqCst),
-            would_cancel: safety.would_cancel.load(Ordering::SeqCst),
-            dry_run: safety.is_dry_run(),
+            refused,
+            rate_limit_wait,
+            canceled: counters.canceled.load(Ordering::SeqCst),
+            not_canceled: counters.not_canceled.load(Ordering::SeqCst),
+            unknown: counters.unknown.load(Ordering::SeqCst),
+            unsent: counters.unsent.load(Ordering::SeqCst),
+            would_cancel: counters.would_cancel.load(Ordering::SeqCst),
+            dry_run: self.state.safety.is_dry_run(),
         }
     }
 

@@ -43,6 +43,7 @@
 mod api;
 mod args;
 mod arrays;
+mod cancels;
 mod check;
 mod convert;
 mod docs;

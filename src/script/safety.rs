@@ -130,9 +130,6 @@ pub(crate) struct Safety {
     max_cancels: Option<u64>,
     /// Ids sent (or, in a dry run, that would have been sent) for cancellation so far.
     sent: AtomicU64,
-    pub(crate) canceled: AtomicU64,
-    pub(crate) not_canceled: AtomicU64,
-    pub(crate) would_cancel: AtomicU64,
     pub(crate) audit: Option<AuditLog>,
 }
 

@@ -27,6 +27,9 @@ mod transport;
 
 pub use super::error::ClobError;
 pub use super::retry::RetryPolicy;
+pub use cancels::{
+    CancelObserver, CancelPlan, CancelRequest, NoObserver, RequestOutcome, STOP_GRACE,
+};
 pub use keys::{KeyOrigin, KeyRequestError};
 pub use listings::{OrderFilter, TradeFilter};
 
@@ -76,6 +79,11 @@ pub struct ClientStats {
     pub requests: u64,
     /// Attempts that repeated an earlier failed one.
     pub retries: u64,
+    /// Cancel requests the exchange's rate limiter refused (`429`); each was sent again.
+    pub refused: u64,
+    /// Wall time spent waiting for the cancel bucket (pacing and `Retry-After`), overlapping
+    /// waits of concurrent batches counted once.
+    pub rate_limit_wait: Duration,
 }
 
 struct Inner {
@@ -86,6 +94,11 @@ struct Inner {
     signer: Option<Signer>,
     requests: AtomicU64,
     retries: AtomicU64,
+    refused: AtomicU64,
+    /// One cancel pacer per signer address, shared by every clone (all jobs, REPL lines).
+    pacers:
+        std::sync::Mutex<std::collections::HashMap<String, crate::clob::ratelimit::CancelPacer>>,
+    wait_clock: cancels::WaitClock,
     /// Exchange time minus local time, once read (only with `use_server_time`).
     server_offset: tokio::sync::Mutex<Option<i64>>,
 }
@@ -159,6 +172,9 @@ impl Client {
                 signer,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
+                pacers: std::sync::Mutex::new(std::collections::HashMap::new()),
+                wait_clock: cancels::WaitClock::default(),
                 server_offset: tokio::sync::Mutex::new(None),
             }),
         })
@@ -190,6 +206,8 @@ impl Client {
         ClientStats {
             requests: self.inner.requests.load(Ordering::Relaxed),
             retries: self.inner.retries.load(Ordering::Relaxed),
+            refused: self.inner.refused.load(Ordering::Relaxed),
+            rate_limit_wait: self.inner.wait_clock.total(),
         }
     }
 }

@@ -114,6 +114,8 @@ impl Call {
 /// A complete HTTP answer.
 pub(super) struct Answer {
     pub(super) status: StatusCode,
+    /// The response headers (the rate-limit headers are read from them).
+    pub(super) headers: header::HeaderMap,
     pub(super) retry_after: Option<Duration>,
     pub(super) html: bool,
     pub(super) location: Option<String>,
@@ -128,6 +130,19 @@ pub(super) struct Attempts {
     /// Some attempt may have reached the exchange and taken effect without us seeing the
     /// answer (5xx, broken connection, timeout, or an unreadable 2xx).
     pub(super) ambiguous: bool,
+    /// The status and headers of the last attempt that got an answer (`None` after a
+    /// transport failure).
+    pub(super) last: Option<(StatusCode, header::HeaderMap)>,
+}
+
+/// What one attempt of a request came to.
+pub(super) enum Step {
+    /// A 2xx answer.
+    Answered(Answer),
+    /// A failure that may be retried.
+    Retry(Retryable),
+    /// The error that ends the request.
+    Fatal(ClobError),
 }
 
 /// A failed attempt that may be retried.
@@ -139,7 +154,7 @@ pub(super) enum Retryable {
 impl Retryable {
     /// Whether the failed attempt may nonetheless have taken effect: a 429 or 425 was refused
     /// up front, and a connection that never opened carried nothing.
-    fn ambiguous(&self) -> bool {
+    pub(super) fn ambiguous(&self) -> bool {
         match self {
             Retryable::Status { answer, .. } => answer.status.is_server_error(),
             Retryable::Transport(e) => !e.is_connect(),
@@ -169,23 +184,56 @@ impl Client {
         call: &Call,
         attempts: &mut Attempts,
     ) -> Result<Answer, ClobError> {
+        let policy = &self.inner.config.retry;
+        let started = Instant::now();
+        loop {
+            let failure = match self.try_once(call, attempts).await {
+                Step::Answered(answer) => return Ok(answer),
+                Step::Fatal(error) => return Err(error),
+                Step::Retry(failure) => failure,
+            };
+            let wait = self.retry_wait(&failure, attempts.count);
+            if attempts.count >= policy.max_attempts
+                || started.elapsed() + wait > policy.max_elapsed
+            {
+                return Err(self.final_error(call, failure, attempts.count));
+            }
+            self.note_retry(call, attempts.count, wait, &failure);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt of a request (re-signed once more when a 401 may be a stale clock offset):
+    /// a 2xx answer, a failure worth retrying, or the error that ends the request. Records in
+    /// `attempts` whether it may have taken effect unseen and what the last answer's status
+    /// and headers were.
+    pub(super) async fn try_once(&self, call: &Call, attempts: &mut Attempts) -> Step {
         let signer = if call.signed {
-            Some(self.signer(&call.endpoint())?)
+            match self.signer(&call.endpoint()) {
+                Ok(signer) => Some(signer),
+                Err(error) => return Step::Fatal(error),
+            }
         } else {
             None
         };
-        let policy = &self.inner.config.retry;
-        let started = Instant::now();
         let mut resynced_clock = false;
         loop {
             let timestamp = match signer {
-                Some(_) => Some(self.timestamp().await?),
+                Some(_) => match self.timestamp().await {
+                    Ok(timestamp) => Some(timestamp),
+                    Err(error) => return Step::Fatal(error),
+                },
                 None => None,
             };
             attempts.count += 1;
             let attempt = self.attempt(call, signer.zip(timestamp)).await;
+            if let Ok(answer) = &attempt {
+                attempts.last = Some((answer.status, answer.headers.clone()));
+            } else {
+                attempts.last = None;
+            }
             let failure = match attempt {
-                Ok(answer) if answer.status.is_success() => return Ok(answer),
+                Ok(answer) if answer.status.is_success() => return Step::Answered(answer),
                 Ok(answer) if answer.status == StatusCode::UNAUTHORIZED && call.signed => {
                     if self.inner.config.use_server_time && !resynced_clock {
                         // The cached offset may be stale (the local clock jumped): read the
@@ -197,14 +245,14 @@ impl Client {
                             continue;
                         }
                     }
-                    return Err(self.unauthorized(call, error_message(&answer)).await);
+                    return Step::Fatal(self.unauthorized(call, error_message(&answer)).await);
                 }
                 Ok(answer) => {
                     let message = error_message(&answer);
                     if is_retryable_status(answer.status) && !is_trading_halt(&message) {
                         Retryable::Status { answer, message }
                     } else {
-                        return Err(status_error(call, answer, message));
+                        return Step::Fatal(status_error(call, answer, message));
                     }
                 }
                 Err(error) => Retryable::Transport(error),
@@ -212,29 +260,33 @@ impl Client {
             if failure.ambiguous() {
                 attempts.ambiguous = true;
             }
-            let wait = match &failure {
-                Retryable::Status { answer, .. } => answer.retry_after.map(|after| {
-                    // Spread concurrent waiters a little past the moment the exchange named.
-                    after + jitter(policy.base_delay / 2)
-                }),
-                Retryable::Transport(_) => None,
-            }
-            .unwrap_or_else(|| policy.backoff(attempts.count));
-            if attempts.count >= policy.max_attempts
-                || started.elapsed() + wait > policy.max_elapsed
-            {
-                return Err(self.final_error(call, failure, attempts.count));
-            }
-            self.inner.retries.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                endpoint = %call.endpoint(),
-                attempt = attempts.count,
-                wait_ms = wait.as_millis() as u64,
-                reason = %describe(&failure),
-                "retrying"
-            );
-            tokio::time::sleep(wait).await;
+            return Step::Retry(failure);
         }
+    }
+
+    /// How long to wait before retrying after `failure`, the `count`th attempt.
+    pub(super) fn retry_wait(&self, failure: &Retryable, count: u32) -> Duration {
+        let policy = &self.inner.config.retry;
+        match failure {
+            Retryable::Status { answer, .. } => answer.retry_after.map(|after| {
+                // Spread concurrent waiters a little past the moment the exchange named.
+                after + jitter(policy.base_delay / 2)
+            }),
+            Retryable::Transport(_) => None,
+        }
+        .unwrap_or_else(|| policy.backoff(count))
+    }
+
+    /// Counts and logs a retry that is about to happen.
+    pub(super) fn note_retry(&self, call: &Call, count: u32, wait: Duration, failure: &Retryable) {
+        self.inner.retries.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            endpoint = %call.endpoint(),
+            attempt = count,
+            wait_ms = wait.as_millis() as u64,
+            reason = %describe(failure),
+            "retrying"
+        );
     }
 
     /// One HTTP attempt, answer read in full.
@@ -276,7 +328,7 @@ impl Client {
         }
         let mut response = request.send().await?;
         let status = response.status();
-        let headers = response.headers();
+        let headers = response.headers().clone();
         let retry_after = headers
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -309,6 +361,7 @@ impl Client {
         );
         Ok(Answer {
             status,
+            headers,
             retry_after,
             html,
             location,
@@ -318,7 +371,7 @@ impl Client {
     }
 
     /// The error for a request whose retries ran out.
-    fn final_error(&self, call: &Call, failure: Retryable, attempts: u32) -> ClobError {
+    pub(super) fn final_error(&self, call: &Call, failure: Retryable, attempts: u32) -> ClobError {
         let endpoint = call.endpoint();
         match failure {
             Retryable::Status { answer, message }

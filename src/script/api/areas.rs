@@ -125,7 +125,7 @@ pub(super) mod cancels_api {
     #[rhai_fn(volatile, return_raw, global)]
     pub fn cancel(ctx: NativeCallContext, id: &str) -> Result<Map, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        state.cancel_ids("cancel", vec![id.into()])
+        state.cancel_ids("cancel", vec![id.into()], None)
     }
 
     /// Cancels many orders in as few requests as possible (at most 3000 ids each) and merges
@@ -143,8 +143,8 @@ pub(super) mod cancels_api {
         ids: &mut Array,
     ) -> Result<Map, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        let ids = order_ids("cancel_orders", ids)?;
-        state.cancel_ids("cancel_orders", ids)
+        let listed = order_ids("cancel_orders", ids)?;
+        state.cancel_ids("cancel_orders", listed, Some(ids))
     }
 
     /// Cancels every open order of the account.

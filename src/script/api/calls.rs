@@ -2,7 +2,27 @@
 //! interrupt), listings converted page by page, and cancels through the safety switches and
 //! the audit log.
 
+use std::io::Write as _;
+use std::time::Duration;
+
 use super::*;
+use crate::clob::STOP_GRACE;
+use crate::script::cancels::{self, Phase, Record, RequestLog};
+use crate::script::engine::lock;
+
+/// The audit log could not be written before a request: nothing more was sent.
+fn not_recorded(err: &ClobError) -> Option<&str> {
+    let reason = match err {
+        ClobError::NotSent { reason, .. } => reason,
+        ClobError::CancelIncomplete { source, .. } | ClobError::CancelUncertain { source } => {
+            return not_recorded(source);
+        }
+        _ => return None,
+    };
+    reason
+        .starts_with("cannot write the audit log")
+        .then_some(reason.as_str())
+}
 
 impl HostState {
     pub(super) fn client(&self) -> Outcome<Client> {
@@ -42,9 +62,9 @@ impl HostState {
     }
 
     /// Writes an audit record, or stops the run: a mutation that cannot be recorded is not sent.
-    pub(super) fn audit_or_stop<F: Serialize + ?Sized>(&self, fields: &F) -> Outcome<()> {
+    pub(super) fn audit_or_stop(&self, record: &Record<'_>) -> Outcome<()> {
         self.safety
-            .audit(&self.audit_context(), fields)
+            .audit(&self.audit_context(), record)
             .map_err(|e| {
                 self.stop(StopReason::Guard(format!(
                     "cannot write the audit log ({e}); nothing more is sent (choose another file with --audit FILE)"
@@ -53,124 +73,165 @@ impl HostState {
     }
 
     /// Best effort: the request already happened, its record must not hide its result.
-    pub(super) fn audit_after<F: Serialize + ?Sized>(&self, fields: &F) {
-        if let Err(e) = self.safety.audit(&self.audit_context(), fields) {
+    pub(super) fn audit_after(&self, record: &Record<'_>) {
+        if let Err(e) = self.safety.audit(&self.audit_context(), record) {
             tracing::warn!("cannot write the audit log: {e}");
         }
     }
 
-    pub(super) fn count(&self, response: &CancelResponse) {
-        self.safety
-            .canceled
-            .fetch_add(response.canceled.len() as u64, Ordering::SeqCst);
-        self.safety
-            .not_canceled
-            .fetch_add(response.not_canceled.len() as u64, Ordering::SeqCst);
-    }
-
-    pub(super) fn record_failure(&self, function: &str, request: &str, err: &EvalAltResult) {
-        let phase = if matches!(err, EvalAltResult::ErrorTerminated(..)) {
-            "abandoned"
-        } else {
-            "failed"
-        };
-        let error = match err {
-            EvalAltResult::ErrorRuntime(message, _) => message.to_string(),
-            EvalAltResult::ErrorTerminated(..) => {
-                "the run was stopped while the request was in flight; its outcome is unknown, \
-                 re-read the orders before acting on them"
-                    .to_owned()
+    /// Runs a cancel on the runtime. The client itself stops sending once the run is stopped
+    /// and gives requests in flight [`STOP_GRACE`] to answer; this waits a moment longer at
+    /// most, so every answer that arrived is counted.
+    fn cancel_request<T>(
+        &self,
+        work: impl Future<Output = Result<T, ClobError>>,
+    ) -> Outcome<Result<T, ClobError>> {
+        let backend = self.backend()?;
+        if self.interrupt.is_triggered() {
+            return Err(self.terminated());
+        }
+        let token = self.interrupt.cancelled();
+        let outcome = backend.handle.block_on(async {
+            let backstop = async {
+                token.cancelled().await;
+                tokio::time::sleep(STOP_GRACE + Duration::from_secs(1)).await;
+            };
+            tokio::select! {
+                result = work => Some(result),
+                () = backstop => None,
             }
-            other => other.to_string(),
-        };
-        self.audit_after(&json!({
-            "phase": phase, "function": function, "request": request, "error": error,
-        }));
+        });
+        outcome.ok_or_else(|| self.terminated())
     }
 
-    /// Cancels exactly `ids` (deduplicated) in requests of at most 3000, under the guard,
-    /// dry run and audit log.
-    pub(super) fn cancel_ids(&self, function: &str, ids: Vec<ImmutableString>) -> Outcome<Map> {
+    /// What a cancel call returns to the script, once the client is done: the converted
+    /// answer; or, when the run was stopped meanwhile, the stop; or the failure (after
+    /// counting what stayed unknown or unsent).
+    fn cancel_result(
+        &self,
+        function: &str,
+        ids: Option<usize>,
+        result: Result<CancelResponse, ClobError>,
+        convert: impl FnOnce(CancelResponse) -> Map,
+    ) -> Outcome<Map> {
+        match result {
+            Ok(response) if !self.interrupt.is_triggered() => Ok(convert(response)),
+            Ok(_) => Err(self.terminated()),
+            Err(err) => {
+                cancels::count_unfinished(self, &err, ids);
+                if let Some(reason) = not_recorded(&err) {
+                    return Err(self.stop(StopReason::Guard(format!(
+                        "{reason} (choose another file with --audit FILE)"
+                    ))));
+                }
+                if self.interrupt.is_triggered() {
+                    return Err(self.terminated());
+                }
+                let message = format!("{function} failed: {err}");
+                self.record_api_failure(&message, err.exit());
+                Err(failure(message))
+            }
+        }
+    }
+
+    /// Says so up front when `--timeout` leaves less time than cancelling `count` orders takes
+    /// at the rate limit the client knows of.
+    fn warn_if_too_slow(&self, function: &str, client: &Client, count: usize) {
+        let Some(deadline) = *lock(&self.deadline) else {
+            return;
+        };
+        let plan = client.cancel_plan(count);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if plan.duration > left {
+            let tier = plan.pacer.assumed_tier;
+            let known = if plan.pacer.tier.is_some() {
+                ""
+            } else {
+                " (assumed until the exchange reports it)"
+            };
+            let text = format!(
+                "warning: {function}: {count} cancels take about {} at the {tier} tier's {} cancels/s{known}, \
+                 more than the {} left before --timeout; the run will stop before they are all sent",
+                humantime::format_duration(Duration::from_secs(plan.duration.as_secs() + 1)),
+                tier.cancel().rate_per_sec,
+                humantime::format_duration(Duration::from_secs(left.as_secs())),
+            );
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        }
+    }
+
+    /// Cancels exactly `ids` (deduplicated), paced to the rate limit, under the guard, dry run
+    /// and audit log. `orders` are the maps the script passed, for the dry-run listing.
+    pub(super) fn cancel_ids(
+        &self,
+        function: &str,
+        ids: Vec<ImmutableString>,
+        orders: Option<&Array>,
+    ) -> Outcome<Map> {
         let ids = dedup(ids);
         let count = ids.len() as u64;
         if count == 0 {
             return Ok(self.empty_result());
         }
         if let Err(message) = self.safety.reserve(function, count) {
-            self.audit_after(&CancelRecord {
-                ids: Some(&ids),
-                reason: Some(&message),
-                ..CancelRecord::new("refused", function, None)
+            self.audit_after(&Record {
+                ids: Some(Record::ids(&ids)),
+                reason: Some(message.as_str().into()),
+                ..Record::new(Phase::Refused, function)
             });
             return Err(self.stop(StopReason::Guard(message)));
         }
         if self.safety.is_dry_run() {
-            self.audit_or_stop(&CancelRecord {
-                would_cancel: Some(&ids),
-                ..CancelRecord::new("dry_run", function, None)
-            })?;
-            self.safety.would_cancel.fetch_add(count, Ordering::SeqCst);
-            let mut result = self.empty_result();
-            result.insert(
-                "would_cancel".into(),
-                Dynamic::from_array(ids.into_iter().map(Dynamic::from).collect()),
-            );
-            return Ok(result);
+            return self.dry_run(function, ids, orders);
         }
         let client = self.client()?;
-        if function == "cancel" && ids.len() == 1 {
-            let request = "DELETE /order";
-            self.audit_or_stop(&CancelRecord {
-                ids: Some(&ids),
-                ..CancelRecord::new("sending", function, Some(request))
-            })?;
-            return self.send_cancel(function, request, &ids, client.cancel(&ids[0]));
-        }
-        // Every request is in the audit log before any is sent; the client then sends the
-        // batches of at most 3000 ids a few at a time and merges the answers.
-        let request = "DELETE /orders";
-        for chunk in ids.chunks(MAX_CANCEL_IDS) {
-            self.audit_or_stop(&CancelRecord {
-                ids: Some(chunk),
-                ..CancelRecord::new("sending", function, Some(request))
-            })?;
-        }
-        self.send_cancel(function, request, &ids, client.cancel_orders(&ids))
+        self.warn_if_too_slow(function, &client, ids.len());
+        let log = RequestLog::new(self, function);
+        let result = if function == "cancel" && ids.len() == 1 {
+            self.cancel_request(client.cancel_observed(&ids[0], &log))?
+        } else {
+            self.cancel_request(client.cancel_orders_observed(&ids, &log))?
+        };
+        log.finish();
+        self.cancel_result(function, Some(ids.len()), result, |response| {
+            convert::cancel_response_sharing(response, &ids)
+        })
     }
 
-    /// Sends prepared cancels, counts and audits what the exchange canceled — also when only
-    /// part of a multi-batch cancel got through — and converts the merged answer.
-    pub(super) fn send_cancel(
+    /// A dry run: records and lists what would be canceled, and what the real run would take.
+    fn dry_run(
         &self,
         function: &str,
-        request: &str,
-        ids: &[ImmutableString],
-        work: impl Future<Output = Result<CancelResponse, ClobError>>,
+        ids: Vec<ImmutableString>,
+        orders: Option<&Array>,
     ) -> Outcome<Map> {
-        let label = format!(
-            "canceling {} order{}",
-            ids.len(),
-            crate::script::safety::plural(ids.len() as u64)
-        );
-        let work = async {
-            let result = work.await;
-            if let Err(ClobError::CancelIncomplete { partial, .. }) = &result {
-                self.count(partial);
-                self.audit_after(&CancelRecord::answer("partial", function, request, partial));
-            }
-            result
-        };
-        match self.request(function, Some(&label), work) {
-            Ok(response) => {
-                self.count(&response);
-                self.audit_after(&CancelRecord::answer("done", function, request, &response));
-                Ok(convert::cancel_response_sharing(response, ids))
-            }
-            Err(err) => {
-                self.record_failure(function, request, &err);
-                Err(err)
-            }
+        self.audit_or_stop(&Record {
+            would_cancel: Some(Record::ids(&ids)),
+            ..Record::new(Phase::DryRun, function)
+        })?;
+        let count = ids.len();
+        self.counters
+            .would_cancel
+            .fetch_add(count as u64, Ordering::SeqCst);
+        let rows = cancels::listing_rows(&ids, orders, crate::script::time::now());
+        let plan = self.client().ok().map(|client| client.cancel_plan(count));
+        let mut text = cancels::listing_table(&rows, cancels::LISTED_ROWS);
+        if let Some(plan) = &plan {
+            text.push('\n');
+            text.push_str(&cancels::describe_plan(function, plan));
         }
+        // A diagnostic like the run's summary: stdout stays the script's own output.
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        let mut result = self.empty_result();
+        result.insert(
+            "would_cancel".into(),
+            Dynamic::from_array(ids.into_iter().map(Dynamic::from).collect()),
+        );
+        result.insert("would_cancel_orders".into(), Dynamic::from_array(rows));
+        if let Some(plan) = plan {
+            result.insert("plan".into(), Dynamic::from_map(cancels::plan_map(&plan)));
+        }
+        Ok(result)
     }
 
     pub(super) fn empty_result(&self) -> Map {
@@ -202,41 +263,25 @@ impl HostState {
                 Some("listing the orders to cancel"),
                 client.open_orders(&filter),
             )?;
-            return self.cancel_ids(function, orders.into_iter().map(|o| o.id.into()).collect());
+            let ids = orders.iter().map(|o| o.id.as_str().into()).collect();
+            let mut seen = convert::Interner::default();
+            let maps: Array = orders
+                .into_iter()
+                .map(|o| Dynamic::from_map(convert::order(o, &mut seen)))
+                .collect();
+            return self.cancel_ids(function, ids, Some(&maps));
         }
-        let every = market.is_none() && asset_id.is_none();
-        let request = if every {
-            "DELETE /cancel-all"
-        } else {
-            "DELETE /cancel-market-orders"
+        let log = RequestLog::new(self, function);
+        let result = match (&market, &asset_id) {
+            (None, None) => self.cancel_request(client.cancel_all_observed(&log))?,
+            _ => self.cancel_request(client.cancel_market_observed(
+                market.as_deref(),
+                asset_id.as_deref(),
+                &log,
+            ))?,
         };
-        self.audit_or_stop(&json!({
-            "phase": "sending", "function": function, "request": request,
-            "market": market, "asset_id": asset_id,
-        }))?;
-        let result = if every {
-            self.request(function, Some("canceling every order"), client.cancel_all())
-        } else {
-            self.request(
-                function,
-                Some("canceling the market's orders"),
-                client.cancel_market(market.as_deref(), asset_id.as_deref()),
-            )
-        };
-        match result {
-            Ok(response) => {
-                self.count(&response);
-                self.audit_after(&json!({
-                    "phase": "done", "function": function, "request": request,
-                    "canceled": response.canceled, "not_canceled": response.not_canceled,
-                }));
-                Ok(convert::cancel_response(response))
-            }
-            Err(err) => {
-                self.record_failure(function, request, &err);
-                Err(err)
-            }
-        }
+        log.finish();
+        self.cancel_result(function, None, result, convert::cancel_response)
     }
 
     pub(super) fn cancel_market_checked(

@@ -17,22 +17,18 @@ use areas::{
     cancels_api, market_api, orders_api, output_api, params_api, safety_api, scoring_api, time_api,
 };
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, NativeCallContext, Position};
-use serde::Serialize;
-use serde_json::json;
 
 use super::engine::{HostRef, HostState};
 use super::interrupt::StopReason;
 use super::{args, convert, output};
-use crate::clob::{
-    CancelResponse, Client, ClobError, MAX_CANCEL_IDS, OrderFilter, Side, TradeFilter,
-};
+use crate::clob::{CancelResponse, Client, ClobError, OrderFilter, Side, TradeFilter};
 
 type Outcome<T> = Result<T, Box<EvalAltResult>>;
 
@@ -210,54 +206,6 @@ fn trade_filter(map: &Map) -> Outcome<TradeFilter> {
         before: time_field(f, map, "before")?,
         after: time_field(f, map, "after")?,
     })
-}
-
-/// An audit record about cancels, serialized straight from the ids and answers it names.
-#[derive(Serialize)]
-struct CancelRecord<'a> {
-    phase: &'a str,
-    function: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ids: Option<&'a [ImmutableString]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    would_cancel: Option<&'a [ImmutableString]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    canceled: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    not_canceled: Option<&'a BTreeMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-}
-
-impl<'a> CancelRecord<'a> {
-    fn new(phase: &'a str, function: &'a str, request: Option<&'a str>) -> Self {
-        CancelRecord {
-            phase,
-            function,
-            request,
-            ids: None,
-            would_cancel: None,
-            canceled: None,
-            not_canceled: None,
-            reason: None,
-        }
-    }
-
-    /// What the exchange answered to a cancel request.
-    fn answer(
-        phase: &'a str,
-        function: &'a str,
-        request: &'a str,
-        response: &'a CancelResponse,
-    ) -> Self {
-        CancelRecord {
-            canceled: Some(&response.canceled),
-            not_canceled: Some(&response.not_canceled),
-            ..CancelRecord::new(phase, function, Some(request))
-        }
-    }
 }
 
 /// Order ids from an array of ids or of orders (maps with an `id`).
