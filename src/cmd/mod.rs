@@ -12,6 +12,7 @@
 //! | `repl` | [`repl`] |
 //! | `schedule`, `heartbeat` | [`schedule`] |
 //! | `sim` | [`sim`] |
+//! | `watch` | [`watch`] |
 
 pub mod exec;
 pub mod repl;
@@ -20,6 +21,7 @@ pub mod schedule;
 pub mod session;
 pub mod signals;
 pub mod sim;
+pub mod watch;
 
 use std::fmt;
 use std::io::Write as _;
@@ -117,6 +119,7 @@ fn execute(cli: Cli) -> CommandResult {
         Command::Schedule(args) => schedule::schedule(&global, &args),
         Command::Heartbeat(args) => schedule::heartbeat(&global, &args),
         Command::Sim(args) => sim::sim(&args),
+        Command::Watch(args) => watch::watch(&global, &args),
     }
 }
 
