@@ -167,8 +167,8 @@ impl WatchReport {
 
 /// One thing for the script thread to do.
 enum Item {
-    Fill(Trade, Source),
-    Order(OrderEvent, Source),
+    Fill(Box<Trade>, Source),
+    Order(Box<OrderEvent>, Source),
     Tick(usize),
     Connected,
     Refused(String),
@@ -252,7 +252,7 @@ pub fn watch(
             }
             Item::Fill(trade, source) => {
                 report.fills += 1;
-                ("on_fill", &handlers.fills, Some(fill_value(trade, source)))
+                ("on_fill", &handlers.fills, Some(fill_value(*trade, source)))
             }
             Item::Order(event, source) => {
                 report.order_events += 1;
@@ -441,19 +441,21 @@ async fn feed(
                 missed
                     .trades
                     .into_iter()
-                    .all(|trade| send(Item::Fill(trade, Source::Rest)))
+                    .all(|trade| send(Item::Fill(Box::new(trade), Source::Rest)))
                     && missed
                         .orders
                         .into_iter()
-                        .all(|event| send(Item::Order(event, Source::Rest)))
+                        .all(|event| send(Item::Order(Box::new(event), Source::Rest)))
             }
-            Notice::Event(ChannelEvent::Trade(event)) => match tracker.trade(event.trade) {
-                Some(trade) => send(Item::Fill(trade, Source::Channel)),
-                None => true,
-            },
-            Notice::Event(ChannelEvent::Order(event)) => match tracker.order(event) {
-                Some(event) => send(Item::Order(event, Source::Channel)),
-                None => true,
+            Notice::Event(event) => match *event {
+                ChannelEvent::Trade(event) => match tracker.trade(event.trade) {
+                    Some(trade) => send(Item::Fill(Box::new(trade), Source::Channel)),
+                    None => true,
+                },
+                ChannelEvent::Order(event) => match tracker.order(event) {
+                    Some(event) => send(Item::Order(Box::new(event), Source::Channel)),
+                    None => true,
+                },
             },
             Notice::Disconnected { reason, retry_in } => {
                 tracing::warn!(
