@@ -316,7 +316,7 @@ fn max_failures_stops_the_watch() {
     .finish();
     out.status(1)
         .stderr_has("boom")
-        .stderr_has("2 handler failures in a row (--max-failures)");
+        .stderr_has("watch stopped by --max-failures (2 handler failures in a row)");
 }
 
 #[test]
@@ -420,4 +420,16 @@ fn handlers_work_only_under_watch() {
         .run()
         .status(2)
         .stderr_has("is not a websocket URL");
+}
+
+#[test]
+fn heartbeat_keeps_the_dead_mans_switch_armed_while_watching() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let key = exchange.sim().credentials().api_key.clone();
+    let script = exchange.script("idle_ticks.rhai", r#"every("20ms", || print("tick"));"#);
+    let mut watch = Watch::start(&exchange, &[script.to_str().expect("utf-8"), "--heartbeat"]);
+    watch.until_stdout("tick", 1);
+    assert!(exchange.sim().heartbeat_armed(&key), "a heartbeat was sent");
+    watch.terminate().status(0).stderr_has("heartbeats started");
+    assert_eq!(exchange.sim().open_order_ids().len(), OPEN.len());
 }

@@ -106,7 +106,7 @@ impl WatchEnd {
             WatchEnd::Stopped => "stopped".into(),
             WatchEnd::StopWatch(reason) => format!("stopped by stop_watch: {reason}"),
             WatchEnd::TooManyFailures(n) => {
-                format!("stopped after {n} handler failures in a row (--max-failures)")
+                format!("stopped by --max-failures ({n} handler failures in a row)")
             }
             WatchEnd::Guard(message) => format!("stopped by a safety guard: {message}"),
             WatchEnd::Refused(message) => message.clone(),
