@@ -65,6 +65,8 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Keep the exchange heartbeat (dead-man's switch) alive until stopped.
     Heartbeat(HeartbeatArgs),
+    /// Run a playbook's handlers (on_fill, on_order, every) on the account's user channel.
+    Watch(WatchArgs),
     /// Start the local CLOB simulator.
     Sim(SimArgs),
     /// API credentials from a wallet's private key (derive, create), and the account's API keys
@@ -207,6 +209,34 @@ pub struct ScheduleArgs {
     /// [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, hide = true)]
     pub heartbeat_interval: Option<Duration>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// The playbook (.rhai): it runs once to register its handlers.
+    pub script: PathBuf,
+    /// The user channel (default wss://ws-subscriptions-clob.polymarket.com/ws/user; with
+    /// --sim the in-process simulator's).
+    #[arg(long, value_name = "URL")]
+    pub ws_url: Option<String>,
+    /// Stop (exit 1) after N handler failures in a row.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
+    /// Keep the exchange heartbeat alive while watching.
+    #[arg(long)]
+    pub heartbeat: bool,
+    /// Interval between heartbeats (advanced) [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, hide = true)]
+    pub heartbeat_interval: Option<Duration>,
+    /// On SIGINT/SIGTERM, how long a running handler may finish before it is interrupted
+    /// [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub grace: Option<Duration>,
+    /// With --sim: other traders fill one of the account's open orders every INTERVAL.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration, requires = "sim")]
+    pub sim_fills: Option<Duration>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }

@@ -187,10 +187,12 @@ fn every_playbook_starts_with_purpose_arguments_and_an_example() {
             header.iter().any(|l| l.contains("Arguments")),
             "{name}: lists its arguments"
         );
+        // Handlers (`on_fill`, ...) run under `watch`; every other playbook under `run`.
         assert!(
-            header
-                .iter()
-                .any(|l| l.contains(&format!("clobscript run scripts/{name}"))),
+            header.iter().any(|l| {
+                l.contains(&format!("clobscript run scripts/{name}"))
+                    || l.contains(&format!("clobscript watch scripts/{name}"))
+            }),
             "{name}: shows an example command"
         );
     }

@@ -8,6 +8,7 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod retry;
 pub mod types;
+pub mod user_channel;
 
 pub use auth::{Credentials, Secret, SigningKey};
 pub use client::{

@@ -13,6 +13,7 @@
 //! | `schedule`, `heartbeat` | [`schedule`] |
 //! | `sim` | [`sim`] |
 //! | `auth` | [`auth`] |
+//! | `watch` | [`watch`] |
 
 pub mod auth;
 pub mod exec;
@@ -22,6 +23,7 @@ pub mod schedule;
 pub mod session;
 pub mod signals;
 pub mod sim;
+pub mod watch;
 
 use std::fmt;
 use std::io::Write as _;
@@ -120,6 +122,7 @@ fn execute(cli: Cli) -> CommandResult {
         Command::Heartbeat(args) => schedule::heartbeat(&global, &args),
         Command::Sim(args) => sim::sim(&args),
         Command::Auth(args) => auth::auth(&global, &args),
+        Command::Watch(args) => watch::watch(&global, &args),
     }
 }
 

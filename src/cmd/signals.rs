@@ -7,6 +7,8 @@
 //!   the session (130). An idle terminal prompt reads Ctrl-C as a key instead.
 //! - `schedule`, `heartbeat`: the first SIGINT/SIGTERM starts no new runs and lets runs in
 //!   flight finish within their grace period; a second one interrupts them.
+//! - `watch`: the first SIGINT/SIGTERM runs no further handler and lets the running one finish
+//!   within its grace period; a second one interrupts it. Either way the watch exits 0.
 //! - `sim`: SIGINT/SIGTERM stop the simulator cleanly (exit 0).
 
 use tokio::runtime::Handle;
@@ -108,6 +110,27 @@ pub fn scheduler(shutdown: Shutdown) -> std::io::Result<JoinHandle<()>> {
         shutdown.request_stop();
         let name = signals.next().await;
         tracing::warn!(signal = name, "{name} again: interrupting runs in flight");
+        shutdown.request_interrupt();
+    }))
+}
+
+/// `watch`: the first signal requests a stop, the second an interrupt. Call from inside the
+/// runtime, before the script sets up.
+pub fn watcher(shutdown: Shutdown) -> std::io::Result<JoinHandle<()>> {
+    let mut signals = Signals::interrupt_and_terminate()?;
+    Ok(tokio::spawn(async move {
+        let name = signals.next().await;
+        tracing::warn!(
+            signal = name,
+            "{name}: stopping the watch; a running handler may finish within its grace period \
+             (send it again to interrupt it now)"
+        );
+        shutdown.request_stop();
+        let name = signals.next().await;
+        tracing::warn!(
+            signal = name,
+            "{name} again: interrupting the running handler"
+        );
         shutdown.request_interrupt();
     }))
 }

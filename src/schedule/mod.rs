@@ -29,6 +29,7 @@ pub mod script_job;
 pub mod shutdown;
 pub mod spec;
 pub mod trigger;
+pub mod watch;
 
 pub use outcome::{Outcome, RunReport};
 pub use runner::{RunJob, Runner, ScheduledJob, SchedulerEnd};

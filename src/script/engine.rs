@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use rhai::{AST, Dynamic, Engine, EvalAltResult, Position, Scope};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, FnPtr, Position, Scope};
 use tokio::runtime::Handle;
 
 use super::api;
@@ -14,6 +14,7 @@ use super::args::ScriptArgs;
 use super::check::{self, KnownFunctions};
 use super::docs::{self, AreaDoc, FnDoc};
 use super::errors::{self, Explain, ScriptError};
+use super::handlers::Registry;
 use super::interrupt::{Deadline, Interrupt, StopReason};
 use super::safety::{AuditContext, AuditLog, AuditOpenError, AuditTarget, Safety};
 use crate::clob::{Client, ClientStats};
@@ -276,6 +277,8 @@ pub(crate) struct HostState {
     last_api_failure: Mutex<Option<(String, Exit)>>,
     import_root: Mutex<Option<PathBuf>>,
     audit_context: Mutex<AuditContext>,
+    /// What a `watch` script registered (`on_fill`, `on_order`, `every`).
+    pub(crate) handlers: Registry,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -383,6 +386,7 @@ impl Host {
             last_api_failure: Mutex::new(None),
             import_root: Mutex::new(None),
             audit_context: Mutex::new(AuditContext::default()),
+            handlers: Registry::default(),
         });
         let engine = build_engine(&state, &options.limits);
         Host {
@@ -480,6 +484,33 @@ impl Host {
             (Ok(_), Some(error)) => Err(error),
             (result, _) => result,
         }
+    }
+
+    /// Calls a handler that `script` registered (a closure or `Fn("name")`) with `args`, bounded
+    /// like [`Host::eval_bounded`]: the same interrupt stops it, `timeout` limits it, and a
+    /// stop it caught with `try`/`catch` still fails it. Errors point into `script`.
+    pub fn call_handler(
+        &self,
+        script: &Script,
+        handler: &FnPtr,
+        args: Vec<Dynamic>,
+        timeout: Option<Duration>,
+    ) -> Result<Dynamic, ScriptError> {
+        let interrupt = self.interrupt_handle();
+        let deadline = timeout.map(|limit| Deadline::start(interrupt.clone(), limit));
+        let result = handler
+            .call::<Dynamic>(&self.engine, &script.ast, args)
+            .map_err(|err| self.explain(&err, script));
+        drop(deadline);
+        match (result, interrupt.swallowed_stop()) {
+            (Ok(_), Some(error)) => Err(error),
+            (result, _) => result,
+        }
+    }
+
+    /// The handler registry of `clobscript watch`.
+    pub fn handlers(&self) -> &Registry {
+        &self.state.handlers
     }
 
     fn explain(&self, err: &EvalAltResult, script: &Script) -> ScriptError {

@@ -49,6 +49,7 @@ mod convert;
 mod docs;
 mod engine;
 mod errors;
+mod handlers;
 mod interrupt;
 mod output;
 mod resolver;
@@ -62,6 +63,9 @@ pub use docs::{AreaDoc, FnDoc};
 pub use engine::{Backend, Host, HostOptions, Limits, Script, SourceText, Summary};
 pub use errors::ScriptError;
 pub(crate) use errors::rhai_type_name;
+pub use handlers::{
+    Handlers, MIN_INTERVAL, Registry, Source, Timer, fill_value, order_event_value,
+};
 pub use interrupt::{Interrupt, StopReason};
 pub(crate) use output::{render_record, render_table};
 pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};

@@ -121,6 +121,12 @@ impl PreparedRun {
         &self.host
     }
 
+    /// The host, the compiled script and the `--timeout`, for callers that evaluate it their
+    /// own way (`watch` runs it once to set up, then calls its handlers).
+    pub fn into_parts(self) -> (Host, Script, Option<Duration>) {
+        (self.host, self.script, self.timeout)
+    }
+
     /// Runs the script against `backend` on the calling thread (which must not be a runtime
     /// worker) and reports how it went.
     pub fn execute(self, backend: Backend) -> RunOutcome {

@@ -71,6 +71,10 @@ pub(crate) const AREAS: &[AreaInfo] = &[
         name: "safety",
         title: "Safety",
     },
+    AreaInfo {
+        name: "watch",
+        title: "Watching the user channel",
+    },
 ];
 
 /// The modules to register, by area name.
@@ -84,6 +88,7 @@ pub(crate) fn modules() -> Vec<(&'static str, Module)> {
         ("params", exported_module!(params_api)),
         ("output", exported_module!(output_api)),
         ("safety", exported_module!(safety_api)),
+        ("watch", exported_module!(super::handlers::watch_api)),
     ]
 }
 
