@@ -241,8 +241,11 @@ async fn a_cancel_whose_connection_closed_after_sending_is_reported_as_uncertain
         panic!("expected an incomplete cancel, got {err:?}");
     };
     assert!(partial.canceled.is_empty() && partial.not_canceled.is_empty());
-    assert_eq!(unknown.len(), 4000);
-    assert!(unsent.is_empty());
+    // The batches that went out may have been applied; once one has failed for good the rest
+    // are not sent at all, and every id is accounted for.
+    assert!(!unknown.is_empty(), "{err:?}");
+    assert_eq!(unknown.len() + unsent.len(), 4000);
+    assert!(!unsent.is_empty(), "the rest was held back: {err:?}");
 }
 
 #[tokio::test]

@@ -211,7 +211,7 @@ struct Batches<'a> {
     merge: Mutex<Merge<'a>>,
     total: usize,
     done: AtomicUsize,
-    /// Set when a request could not be announced: nothing more is sent.
+    /// Set when a request could not be announced, or failed for good: nothing more is sent.
     halted: std::sync::atomic::AtomicBool,
     /// Cancelled once the queue is empty, so workers waiting for tokens give up.
     drained: CancellationToken,
@@ -418,6 +418,9 @@ impl Client {
             let Some(Some(grant)) = waited else {
                 return;
             };
+            if batches.halted.load(Ordering::SeqCst) {
+                return;
+            }
             let batch: Vec<&'a str> = {
                 let mut queue = lock(&batches.queue);
                 let take = grant.size.min(queue.len());
@@ -563,6 +566,10 @@ impl Client {
                     error,
                     may_have_applied,
                 }) => {
+                    // Retries could not get this batch through: the exchange is failing, so
+                    // the ids still queued are not sent (they are reported as never sent).
+                    batches.halted.store(true, Ordering::SeqCst);
+                    batches.drained.cancel();
                     let mut merge = lock(&batches.merge);
                     if may_have_applied {
                         merge.ambiguous.extend(batch.iter().copied());
