@@ -13,6 +13,7 @@
 //! | `schedule`, `heartbeat` | [`schedule`] |
 //! | `sim` | [`sim`] |
 
+pub mod completions;
 pub mod exec;
 pub mod repl;
 pub mod run;
@@ -21,6 +22,7 @@ pub mod session;
 pub mod signals;
 pub mod sim;
 
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Write as _;
 
@@ -86,7 +88,7 @@ pub type CommandResult = Result<Exit, CommandError>;
 
 /// Entry point of the binary: parse, set up logging, dispatch, and return the exit code.
 pub fn main() -> Exit {
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -100,6 +102,34 @@ pub fn main() -> Exit {
     };
     crate::logging::init(cli.global.verbose, cli.global.log_format);
     dispatch(cli)
+}
+
+/// Parses the command line. `run --sim play.rhai` (the flag first) would hand the script to
+/// `--sim` as its fixture and then miss the script: when the script is missing and the value
+/// after `--sim` is not a `.json` fixture, that value is read as the script instead.
+pub fn parse(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+    match Cli::try_parse_from(&argv) {
+        Err(first) if first.kind() == clap::error::ErrorKind::MissingRequiredArgument => {
+            match sim_value_as_script(&argv) {
+                Some(fixed) => Cli::try_parse_from(fixed).map_err(|_| first),
+                None => Err(first),
+            }
+        }
+        parsed => parsed,
+    }
+}
+
+/// `… --sim X …` rewritten as `… --sim= X …` (generated data, X positional), when X may be a
+/// script: not a flag and not a `.json` fixture.
+fn sim_value_as_script(argv: &[OsString]) -> Option<Vec<OsString>> {
+    let at = argv.iter().position(|a| a == "--sim")?;
+    let value = argv.get(at + 1)?.to_str()?;
+    if value.starts_with('-') || value.to_ascii_lowercase().ends_with(".json") {
+        return None;
+    }
+    let mut fixed = argv.to_vec();
+    fixed[at] = OsString::from("--sim=");
+    Some(fixed)
 }
 
 /// Runs one parsed command and reports how it ended.
@@ -117,6 +147,8 @@ fn execute(cli: Cli) -> CommandResult {
         Command::Schedule(args) => schedule::schedule(&global, &args),
         Command::Heartbeat(args) => schedule::heartbeat(&global, &args),
         Command::Sim(args) => sim::sim(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
     }
 }
 

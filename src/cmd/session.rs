@@ -45,6 +45,8 @@ pub enum SessionError {
     Client(#[from] ClobError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("--request-timeout must be longer than zero; write e.g. `30s`")]
+    ZeroRequestTimeout,
 }
 
 impl SessionError {
@@ -78,17 +80,28 @@ impl Session {
         sim: Option<&Path>,
         credentials: &CredentialArgs,
     ) -> Result<Session, SessionError> {
+        if global.request_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(SessionError::ZeroRequestTimeout);
+        }
+        let tune = |config: &mut ClientConfig| {
+            if let Some(timeout) = global.request_timeout {
+                config.timeout = timeout;
+            }
+        };
         match sim {
             Some(fixture) => {
                 if global.host.is_some() {
                     return Err(SessionError::SimWithHost);
                 }
                 let fixture = (!fixture.as_os_str().is_empty()).then(|| fixture.to_path_buf());
-                Session::simulated(SimConfig {
-                    port: 0,
-                    fixture,
-                    ..SimConfig::default()
-                })
+                Session::simulated_with(
+                    SimConfig {
+                        port: 0,
+                        fixture,
+                        ..SimConfig::default()
+                    },
+                    tune,
+                )
             }
             None => {
                 let settings = Settings::resolve(
@@ -104,6 +117,7 @@ impl Session {
                     let _entered = runtime.enter();
                     let mut config = ClientConfig::new(settings.host, Some(credentials));
                     config.use_server_time = global.server_time;
+                    tune(&mut config);
                     Client::new(config)?
                 };
                 Ok(Session {
@@ -117,14 +131,21 @@ impl Session {
 
     /// Starts an in-process simulator with `config` and connects to it with its credentials.
     pub fn simulated(config: SimConfig) -> Result<Session, SessionError> {
+        Session::simulated_with(config, |_| {})
+    }
+
+    /// [`Session::simulated`], with the client's configuration adjusted by `tune`.
+    fn simulated_with(
+        config: SimConfig,
+        tune: impl FnOnce(&mut ClientConfig),
+    ) -> Result<Session, SessionError> {
         let runtime = new_runtime(Some(2))?;
         let sim = runtime.block_on(SimServer::start(config))?;
         let client = {
             let _entered = runtime.enter();
-            Client::new(ClientConfig::new(
-                sim.url(),
-                Some(sim.credentials().clone()),
-            ))?
+            let mut config = ClientConfig::new(sim.url(), Some(sim.credentials().clone()));
+            tune(&mut config);
+            Client::new(config)?
         };
         Ok(Session {
             runtime,
