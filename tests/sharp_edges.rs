@@ -37,7 +37,12 @@ fn defect_1_clob_server_time_accepts_the_usual_boolean_spellings_and_empty() {
             .env("CLOB_SERVER_TIME", value)
             .arg("docs")
             .run();
-        assert_eq!(out.code, Some(0), "CLOB_SERVER_TIME={value:?}: {}", out.stderr);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "CLOB_SERVER_TIME={value:?}: {}",
+            out.stderr
+        );
     }
     offline(&exchange)
         .env("CLOB_SERVER_TIME", "1")
@@ -77,7 +82,13 @@ fn defect_2_a_misspelled_arg_is_an_error_naming_the_closest_one_the_script_reads
     let before = exchange.statuses();
     exchange
         .clobscript()
-        .args(["run", "scripts/cancel_stale.rhai", "--dry-run", "--arg", "minute=120"])
+        .args([
+            "run",
+            "scripts/cancel_stale.rhai",
+            "--dry-run",
+            "--arg",
+            "minute=120",
+        ])
         .run()
         .status(2)
         .stderr_has("`minute`")
@@ -89,10 +100,7 @@ fn defect_2_a_misspelled_arg_is_an_error_naming_the_closest_one_the_script_reads
 #[test]
 fn defect_2_an_arg_read_through_args_or_in_a_module_is_known() {
     let exchange = fixture();
-    exchange.script(
-        "lib/limits.rhai",
-        "fn cap() { arg(\"cap\", 5) }\n",
-    );
+    exchange.script("lib/limits.rhai", "fn cap() { arg(\"cap\", 5) }\n");
     let script = exchange.script(
         "reads.rhai",
         "import \"lib/limits\" as l;\nlet a = ARGS.alpha;\nlet b = ARGS[\"beta\"];\nlet c = if \"gamma\" in ARGS { 1 } else { 0 };\n[a, b, c, l::cap()]\n",
@@ -101,7 +109,9 @@ fn defect_2_an_arg_read_through_args_or_in_a_module_is_known() {
         .clobscript()
         .args(["run", "--json"])
         .arg(&script)
-        .args(["--arg", "alpha=1", "--arg", "beta=2", "--arg", "gamma=3", "--arg", "cap=7"])
+        .args([
+            "--arg", "alpha=1", "--arg", "beta=2", "--arg", "gamma=3", "--arg", "cap=7",
+        ])
         .run();
     out.status(0);
     assert_eq!(out.json(), serde_json::json!([1, 2, 1, 7]));
@@ -167,10 +177,7 @@ fn defect_2_a_misspelled_arg_in_a_jobs_file_is_refused_before_anything_runs() {
 fn defect_3_check_reports_an_unknown_function_in_an_imported_module_with_its_file_and_line() {
     let exchange = fixture();
     exchange.script("lib/helpers.rhai", "fn stale(ids) {\n    cancle(ids)\n}\n");
-    let script = exchange.script(
-        "main.rhai",
-        "import \"lib/helpers\" as h;\nh::stale([]);\n",
-    );
+    let script = exchange.script("main.rhai", "import \"lib/helpers\" as h;\nh::stale([]);\n");
     offline(&exchange)
         .arg("check")
         .arg(&script)
@@ -261,8 +268,23 @@ fn defect_4_with_log_format_json_command_errors_are_json_too() {
     let exchange = fixture();
     for args in [
         vec!["--log-format", "json", "run", "no-such-script.rhai"],
-        vec!["--log-format", "json", "run", "scripts/report.rhai", "--arg", "nope"],
-        vec!["--log-format", "json", "sim", "--port", "0", "--fixture", "missing.json"],
+        vec![
+            "--log-format",
+            "json",
+            "run",
+            "scripts/report.rhai",
+            "--arg",
+            "nope",
+        ],
+        vec![
+            "--log-format",
+            "json",
+            "sim",
+            "--port",
+            "0",
+            "--fixture",
+            "missing.json",
+        ],
     ] {
         let out = offline(&exchange).args(&args).run();
         out.status(2);
@@ -324,11 +346,7 @@ fn defect_7_a_timeout_of_zero_is_refused() {
 #[test]
 fn defect_7_a_number_where_a_condition_id_belongs_is_a_script_error() {
     let exchange = fixture();
-    for filter in [
-        "#{market: 5}",
-        "#{asset_id: 1.5}",
-        "#{id: true}",
-    ] {
+    for filter in ["#{market: 5}", "#{asset_id: 1.5}", "#{id: true}"] {
         let script = exchange.script("filter.rhai", &format!("open_orders({filter}).len()"));
         exchange
             .clobscript()
@@ -450,7 +468,7 @@ fn until_line(lines: &mpsc::Receiver<String>, text: &str) -> Vec<String> {
                     return seen;
                 }
             }
-            Err(_) => panic!("stderr ended before {text:?}:\n{}", seen.join("\n")),
+            Err(mpsc::RecvError) => panic!("stderr ended before {text:?}:\n{}", seen.join("\n")),
         }
     }
 }
@@ -472,7 +490,10 @@ fn defect_8_heartbeat_says_it_stops_heartbeats_not_runs_with_a_grace_period() {
     assert_eq!(code, Some(0), "{rest:?}");
     let text = rest.join("\n");
     assert!(text.contains("stopping the heartbeats"), "{text}");
-    assert!(!text.contains("grace period") && !text.contains("new runs"), "{text}");
+    assert!(
+        !text.contains("grace period") && !text.contains("new runs"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -570,7 +591,7 @@ fn completions_are_generated_for_every_shell_from_the_command_line_definition() 
     ] {
         let out = offline(&exchange).args(["completions", shell]).run();
         out.status(0).stdout_has(marker);
-        for word in ["schedule", "--max-cancels", "--request-timeout"] {
+        for word in ["schedule", "max-cancels", "request-timeout"] {
             out.stdout_has(word);
         }
     }

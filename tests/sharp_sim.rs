@@ -48,11 +48,12 @@ async fn defect_10_an_empty_next_cursor_is_answered_as_the_first_page() {
     })
     .await
     .expect("simulator starts");
-    let first: Page<OpenOrder> = signed(&server, Method::GET, "/data/orders?next_cursor=MA==", None)
-        .await
-        .json()
-        .await
-        .expect("page");
+    let first: Page<OpenOrder> =
+        signed(&server, Method::GET, "/data/orders?next_cursor=MA==", None)
+            .await
+            .json()
+            .await
+            .expect("page");
     let empty: Page<OpenOrder> = signed(&server, Method::GET, "/data/orders?next_cursor=", None)
         .await
         .json()
@@ -85,7 +86,10 @@ async fn defect_9_a_heartbeat_with_an_id_the_exchange_does_not_hold_is_400_inval
     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
     let body: ErrorBody = answer.json().await.expect("error body");
     assert_eq!(body.error, "Invalid Heartbeat ID");
-    assert!(!server.heartbeat_armed(&key), "a refused heartbeat arms nothing");
+    assert!(
+        !server.heartbeat_armed(&key),
+        "a refused heartbeat arms nothing"
+    );
 
     // A new chain from an empty id works, and its id is then the one to send.
     let first: HeartbeatResponse = signed(
@@ -113,14 +117,18 @@ async fn defect_9_a_heartbeat_with_an_id_the_exchange_does_not_hold_is_400_inval
         Some(json!({"heartbeat_id": first.heartbeat_id}).to_string()),
     )
     .await;
-    assert_eq!(stale.status(), StatusCode::BAD_REQUEST, "an old id is not the chain's");
+    assert_eq!(
+        stale.status(),
+        StatusCode::BAD_REQUEST,
+        "an old id is not the chain's"
+    );
     server.shutdown().await;
 }
 
 /// `clobscript sim ARGS` in a scratch environment, expected to refuse at once.
 fn sim_refuses(args: &[&str]) -> common::Output {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = isolated_command(dir.path(), dir.path(), dir.path())
+    let child = isolated_command(dir.path(), dir.path(), dir.path())
         .current_dir(dir.path())
         .arg("sim")
         .args(["--port", "0"])
@@ -133,7 +141,9 @@ fn sim_refuses(args: &[&str]) -> common::Output {
     let pid = child.id();
     let guard = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(30));
-        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
     });
     drop(guard);
     let output = child.wait_with_output().expect("clobscript ends");

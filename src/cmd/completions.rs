@@ -14,14 +14,13 @@ pub fn completions(args: &CompletionsArgs) -> CommandResult {
     let mut command = Cli::command();
     let mut text = Vec::new();
     let name = command.get_name().to_owned();
-    match args.shell {
-        Shell::Bash => clap_complete::generate(clap_complete::Shell::Bash, &mut command, name, &mut text),
-        Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut command, name, &mut text),
-        Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut command, name, &mut text),
-        Shell::Powershell => {
-            clap_complete::generate(clap_complete::Shell::PowerShell, &mut command, name, &mut text);
-        }
-    }
+    let shell = match args.shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+        Shell::Powershell => clap_complete::Shell::PowerShell,
+    };
+    clap_complete::generate(shell, &mut command, name, &mut text);
     write_stdout(&text, "the completion script")
 }
 
@@ -50,7 +49,10 @@ pub fn man() -> CommandResult {
         Ok(())
     };
     render(&mut text).map_err(|e| {
-        CommandError::new(Exit::Usage, format_args!("cannot render the manual page: {e}"))
+        CommandError::new(
+            Exit::Usage,
+            format_args!("cannot render the manual page: {e}"),
+        )
     })?;
     write_stdout(&text, "the manual page")
 }

@@ -24,7 +24,6 @@ pub mod sim;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::io::Write as _;
 
 use clap::Parser as _;
 
@@ -163,7 +162,40 @@ pub fn report(result: CommandResult) -> Exit {
     }
 }
 
-/// One line on stderr; a closed stderr is not worth failing over.
+/// One message on stderr (a JSON line with `--log-format json`), its level read from its
+/// prefix (`error:`, `warning:`); a closed stderr is not worth failing over.
 pub(crate) fn eprint_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let level = if text.starts_with("warning:") {
+        "WARN"
+    } else if text.starts_with("error:") {
+        "ERROR"
+    } else {
+        "INFO"
+    };
+    crate::logging::emit(level, text, serde_json::Map::new());
+}
+
+/// A run's summary line on stderr: the text, or with `--log-format json` one JSON object with
+/// the counts as fields (`summary: true`, `exit`, `duration_s` and the summary's own counts).
+pub(crate) fn emit_summary(
+    line: &str,
+    exit: Exit,
+    duration: std::time::Duration,
+    counts: &impl serde::Serialize,
+) {
+    let mut fields = serde_json::Map::new();
+    if crate::logging::json_lines() {
+        fields.insert("summary".into(), true.into());
+        fields.insert("exit".into(), exit.code().into());
+        fields.insert("duration_s".into(), duration.as_secs_f64().into());
+        if let Ok(serde_json::Value::Object(counts)) = serde_json::to_value(counts) {
+            fields.extend(counts);
+        }
+    }
+    let level = if exit == Exit::Success {
+        "INFO"
+    } else {
+        "ERROR"
+    };
+    crate::logging::emit(level, line, fields);
 }

@@ -77,8 +77,15 @@ pub fn plan(args: &ScheduleArgs) -> Result<SchedulePlan, SetupError> {
 /// done, one fails too often, or a signal stops them.
 pub fn schedule(global: &GlobalArgs, args: &ScheduleArgs) -> CommandResult {
     let mut plan = plan(args).map_err(|e| CommandError::new(Exit::Usage, e))?;
-    plan.heartbeat = plan.heartbeat.map(|config| heartbeat_config(global, config));
-    let shared = exec::run_options(Default::default(), &args.exec);
+    plan.heartbeat = plan
+        .heartbeat
+        .map(|config| heartbeat_config(global, config));
+    let mut shared = exec::run_options(Default::default(), &args.exec);
+    shared.json_lines = if crate::logging::json_lines() {
+        crate::script::StderrLines::Json
+    } else {
+        crate::script::StderrLines::Text
+    };
     let mut options = Vec::with_capacity(plan.jobs.len());
     for job in &plan.jobs {
         let prepared = script_job::preflight(job, &shared).map_err(|e| {

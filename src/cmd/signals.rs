@@ -115,10 +115,9 @@ pub fn scheduler(shutdown: Shutdown, stopping: Stopping) -> std::io::Result<Join
                 "{name}: starting no new runs; a run in flight may finish within its grace \
                  period (send it again to interrupt now)"
             ),
-            Stopping::Heartbeats => tracing::warn!(
-                signal = name,
-                "{name}: stopping the heartbeats"
-            ),
+            Stopping::Heartbeats => {
+                tracing::warn!(signal = name, "{name}: stopping the heartbeats");
+            }
         }
         shutdown.request_stop();
         let name = signals.next().await;

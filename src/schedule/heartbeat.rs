@@ -55,21 +55,19 @@ pub trait HeartbeatSender: Send + Sync {
 impl HeartbeatSender for Client {
     fn send(&self, heartbeat_id: Option<String>) -> HeartbeatFuture<'_> {
         Box::pin(async move {
-            self.heartbeat(heartbeat_id.as_deref())
-                .await
-                .map_err(|e| {
-                    let unknown_id = matches!(
-                        &e,
-                        ClobError::Rejected { status: 400, message, .. }
-                            if message
-                                .to_ascii_lowercase()
-                                .contains(&messages::INVALID_HEARTBEAT_ID.to_ascii_lowercase())
-                    );
-                    BeatError {
-                        message: e.to_string(),
-                        unknown_id,
-                    }
-                })
+            self.heartbeat(heartbeat_id.as_deref()).await.map_err(|e| {
+                let unknown_id = matches!(
+                    &e,
+                    ClobError::Rejected { status: 400, message, .. }
+                        if message
+                            .to_ascii_lowercase()
+                            .contains(&messages::INVALID_HEARTBEAT_ID.to_ascii_lowercase())
+                );
+                BeatError {
+                    message: e.to_string(),
+                    unknown_id,
+                }
+            })
         })
     }
 }
@@ -404,9 +402,12 @@ mod tests {
     async fn a_heartbeat_without_answer_times_out_and_is_retried() {
         // After "a" the script runs out: every later request hangs.
         let sender = Scripted::new(vec![ok("a")]);
-        let hb = Heartbeat::start(sender.clone(), config().with_request_timeout(Duration::from_secs(5)))
-            .await
-            .expect("first ok");
+        let hb = Heartbeat::start(
+            sender.clone(),
+            config().with_request_timeout(Duration::from_secs(5)),
+        )
+        .await
+        .expect("first ok");
         let stop = CancellationToken::new();
         let stopper = stop.clone();
         tokio::spawn(async move {

@@ -62,6 +62,7 @@ pub use engine::{Backend, Host, HostOptions, Limits, Script, SourceText, Summary
 pub use errors::ScriptError;
 pub(crate) use errors::rhai_type_name;
 pub use interrupt::{Interrupt, StopReason};
+pub use output::StderrLines;
 pub(crate) use output::{render_record, render_table};
 pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};
 pub(crate) use safety::plural;

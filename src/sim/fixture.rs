@@ -290,7 +290,9 @@ fn crossed_orders(orders: &[Order], names: &[String], tokens: &[Token]) -> Resul
         let entry = best.entry(order.token).or_default();
         match order.side {
             Side::Buy if entry.0.is_none_or(|b| orders[b].price < order.price) => entry.0 = Some(i),
-            Side::Sell if entry.1.is_none_or(|a| orders[a].price > order.price) => entry.1 = Some(i),
+            Side::Sell if entry.1.is_none_or(|a| orders[a].price > order.price) => {
+                entry.1 = Some(i);
+            }
             _ => {}
         }
     }
@@ -310,18 +312,29 @@ fn crossed_orders(orders: &[Order], names: &[String], tokens: &[Token]) -> Resul
                 let listed_ask = token.asks.keys().next().copied();
                 let listed_bid = token.bids.keys().next_back().copied();
                 match (bid, ask) {
-                    (Some(b), _) if listed_ask.is_some_and(|ask| orders[b].price >= ask) => Some(
-                        format!("{} is at or above the listed ask {}", describe(b), listed_ask.unwrap_or_default()),
-                    ),
-                    (_, Some(a)) if listed_bid.is_some_and(|bid| orders[a].price <= bid) => Some(
-                        format!("{} is at or below the listed bid {}", describe(a), listed_bid.unwrap_or_default()),
-                    ),
+                    (Some(b), _) if listed_ask.is_some_and(|ask| orders[b].price >= ask) => {
+                        Some(format!(
+                            "{} is at or above the listed ask {}",
+                            describe(b),
+                            listed_ask.unwrap_or_default()
+                        ))
+                    }
+                    (_, Some(a)) if listed_bid.is_some_and(|bid| orders[a].price <= bid) => {
+                        Some(format!(
+                            "{} is at or below the listed bid {}",
+                            describe(a),
+                            listed_bid.unwrap_or_default()
+                        ))
+                    }
                     _ => None,
                 }
             }
         };
         if let Some(problem) = problem {
-            crossed.push((token_no, format!("token {}: {problem}", short(&token.token_id))));
+            crossed.push((
+                token_no,
+                format!("token {}: {problem}", short(&token.token_id)),
+            ));
         }
     }
     if crossed.is_empty() {

@@ -508,7 +508,9 @@ pub async fn heartbeat(
         let value = json_body(&body, r#"{"heartbeat_id":"<id from the last reply>"}"#)?;
         match value.get("heartbeat_id") {
             None | Some(Value::Null) => {}
-            Some(Value::String(id)) => given = Some(id.trim().to_owned()).filter(|id| !id.is_empty()),
+            Some(Value::String(id)) => {
+                given = Some(id.trim().to_owned()).filter(|id| !id.is_empty());
+            }
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
                     "invalid heartbeat_id {other}: expected the id of the last reply as a string"
@@ -518,7 +520,10 @@ pub async fn heartbeat(
     }
     let mut exchange = shared.exchange();
     if let Some(given) = given {
-        let current = exchange.accounts[account].heartbeat.as_ref().map(|h| h.id.as_str());
+        let current = exchange.accounts[account]
+            .heartbeat
+            .as_ref()
+            .map(|h| h.id.as_str());
         if current != Some(given.as_str()) {
             return Err(ApiError::bad_request(messages::INVALID_HEARTBEAT_ID));
         }
