@@ -245,7 +245,7 @@ fn defect_7_a_fixture_that_is_an_empty_list_or_names_nothing_is_refused() {
     let fixture = write_fixture(dir.path(), &json!({}));
     sim_refuses(&["--fixture", &fixture])
         .status(2)
-        .stderr_has("no markets and no orders");
+        .stderr_has("no accounts, markets, orders or trades");
 }
 
 #[test]

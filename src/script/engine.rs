@@ -452,12 +452,19 @@ impl Host {
                     Ok(path) => path,
                     Err(refused) => {
                         let span = errors::Span::at(position, "import".len());
+                        let (reason, notes) = match refused {
+                            super::resolver::ImportError::Missing(_) => (
+                                "no such module in the script's folder".to_owned(),
+                                vec![format!("help: {}", errors::IMPORT_HELP)],
+                            ),
+                            other => (other.to_string(), Vec::new()),
+                        };
                         result.problems.push(errors::located(
                             Exit::Usage,
-                            format!("cannot import `{import}`: {refused}"),
+                            format!("cannot import `{import}`: {reason}"),
                             &source,
                             span,
-                            &[],
+                            &notes,
                         ));
                         continue;
                     }

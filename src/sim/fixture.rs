@@ -173,10 +173,14 @@ pub fn parse(text: &str, primary: &Credentials, now: i64) -> Result<ExchangeData
         );
     }
     let file: FixtureFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    if file.markets.is_empty() && file.orders.is_empty() {
+    if file.accounts.is_empty()
+        && file.markets.is_empty()
+        && file.orders.is_empty()
+        && file.trades.is_empty()
+    {
         return Err(
-            "the fixture lists no markets and no orders, so there is nothing to trade or cancel; \
-             add `markets` or `orders` (or drop --fixture to generate data)"
+            "the fixture lists no accounts, markets, orders or trades, so there is nothing to \
+             serve; fill in at least one (or drop --fixture to generate data)"
                 .to_owned(),
         );
     }
