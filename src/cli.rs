@@ -14,6 +14,27 @@ fn parse_fixture(text: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
+/// A boolean as people write it in the environment: `1`/`0`, `true`/`false`, `yes`/`no`,
+/// `on`/`off` (any case); empty means false.
+fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "off" | "n" | "f" => Ok(false),
+        "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
+        _ => Err(format!(
+            "`{text}` is not a boolean; write 1/0, true/false, yes/no or on/off"
+        )),
+    }
+}
+
+/// A count that must be at least 1.
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
 fn parse_probability(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
@@ -51,8 +72,18 @@ pub struct GlobalArgs {
     pub log_format: LogFormat,
     /// Sign requests with the exchange's clock (read from /time once) instead of this
     /// machine's: for hosts whose clock cannot be trusted (env CLOB_SERVER_TIME=1).
-    #[arg(long, global = true, env = "CLOB_SERVER_TIME")]
+    #[arg(
+        long,
+        global = true,
+        env = "CLOB_SERVER_TIME",
+        action = clap::ArgAction::SetTrue,
+        value_parser = parse_switch
+    )]
     pub server_time: bool,
+    /// How long one HTTP request may take before it counts as failed (and is retried)
+    /// [default: 15s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +107,26 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the script API reference (Markdown), generated from the registered functions.
     Docs,
+    /// Print a shell completion script (bash, zsh, fish or powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout, e.g. `clobscript man | man -l -`.
+    Man,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -257,7 +308,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
     /// Number of generated orders.
-    #[arg(long, value_name = "N", default_value_t = 3000)]
+    #[arg(long, value_name = "N", default_value_t = 3000, conflicts_with_all = ["fixture", "open_orders"])]
     pub orders: usize,
     /// Generate until the primary account has exactly N open orders (instead of --orders).
     #[arg(long, value_name = "N", conflicts_with = "fixture")]
@@ -280,8 +331,8 @@ pub struct SimArgs {
     /// Address to accept.
     #[arg(long, value_name = "A")]
     pub address: Option<String>,
-    /// Orders per page of /data/orders and /data/trades.
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    /// Orders per page of /data/orders and /data/trades (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = parse_positive)]
     pub page_size: usize,
     /// Delay every response by DURATION.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

@@ -24,7 +24,7 @@ mod runs {
                 "schedule",
                 "cancel_one.rhai",
                 "--every",
-                "100ms",
+                "1s",
                 "--max-runs",
                 "3",
                 "--run-log",
@@ -56,10 +56,10 @@ mod runs {
 
     #[test]
     fn a_start_while_the_previous_run_is_going_is_skipped_and_logged() {
-        // Every request takes 400 ms, the schedule fires every 100 ms.
+        // Every request takes 1.2 s (a run lists, then cancels), the schedule fires every 1 s.
         let exchange = Exchange::start(clobscript::sim::SimConfig {
             orders: 10,
-            latency: Some(Duration::from_millis(400)),
+            latency: Some(Duration::from_millis(1200)),
             ..Default::default()
         });
         let before = exchange.open_orders().len();
@@ -70,7 +70,7 @@ mod runs {
                 "schedule",
                 "cancel_one.rhai",
                 "--every",
-                "100ms",
+                "1s",
                 "--max-runs",
                 "2",
                 "--run-log",
@@ -107,7 +107,7 @@ mod runs {
                 "schedule",
                 "flaky.rhai",
                 "--every",
-                "100ms",
+                "1s",
                 "--max-runs",
                 "3",
                 "--run-log",
@@ -141,7 +141,7 @@ mod runs {
                 "schedule",
                 "greedy.rhai",
                 "--every",
-                "50ms",
+                "1s",
                 "--max-failures",
                 "2",
                 "--max-cancels",
@@ -181,8 +181,8 @@ mod runs {
         ]);
         let jobs = format!(
             "run_log = \"runs.jsonl\"\n\
-             [jobs.one]\nscript = \"cancel_one.rhai\"\nevery = \"100ms\"\nmax_runs = 2\n\
-             [jobs.given]\nscript = \"cancel_arg.rhai\"\nevery = \"150ms\"\nmax_runs = 1\n\
+             [jobs.one]\nscript = \"cancel_one.rhai\"\nevery = \"1s\"\nmax_runs = 2\n\
+             [jobs.given]\nscript = \"cancel_arg.rhai\"\nevery = \"1s\"\nmax_runs = 1\n\
              args = {{ order = \"{target}\" }}\n"
         );
         std::fs::write(dir.path().join("jobs.toml"), jobs).expect("jobs file");
@@ -208,7 +208,7 @@ mod runs {
                 "cancel_one.rhai",
                 "--sim",
                 "--every",
-                "100ms",
+                "1s",
                 "--max-runs",
                 "2",
             ])
@@ -246,7 +246,7 @@ mod timeouts {
                 "schedule",
                 "sweep.rhai",
                 "--every",
-                "100ms",
+                "1s",
                 "--max-runs",
                 "2",
                 "--timeout",

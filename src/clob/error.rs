@@ -136,7 +136,7 @@ pub enum ClobError {
     /// No complete answer within the request timeout, on every attempt.
     #[error(
         "{endpoint}: no answer from {host} within {timeout} ({attempts} attempt(s)); check the \
-         network and --host, or allow a longer timeout",
+         network and --host, or give each request longer with --request-timeout",
         timeout = humantime::format_duration(*timeout)
     )]
     Timeout {

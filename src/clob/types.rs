@@ -313,6 +313,8 @@ pub struct ErrorBody {
 /// Known error texts.
 pub mod messages {
     pub const UNAUTHORIZED: &str = "Unauthorized/Invalid api key";
+    /// A heartbeat carrying an id the exchange does not hold (400): start a new chain.
+    pub const INVALID_HEARTBEAT_ID: &str = "Invalid Heartbeat ID";
     pub const INVALID_TOKEN: &str = "Invalid token id";
     pub const NO_ORDERBOOK: &str = "No orderbook exists for the requested token id";
     pub const TOO_MANY_REQUESTS: &str = "Too Many Requests";

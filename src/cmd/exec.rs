@@ -20,6 +20,7 @@ pub fn run_options(script: PathBuf, exec: &ExecArgs) -> RunOptions {
             .map_or(AuditTarget::Default, AuditTarget::File),
         print_to_stderr: false,
         progress: false,
+        json_lines: crate::script::StderrLines::Text,
     }
 }
 

@@ -16,6 +16,7 @@
 //! | `watch` | [`watch`] |
 
 pub mod auth;
+pub mod completions;
 pub mod exec;
 pub mod repl;
 pub mod run;
@@ -25,8 +26,8 @@ pub mod signals;
 pub mod sim;
 pub mod watch;
 
+use std::ffi::OsString;
 use std::fmt;
-use std::io::Write as _;
 
 use clap::Parser as _;
 
@@ -90,7 +91,7 @@ pub type CommandResult = Result<Exit, CommandError>;
 
 /// Entry point of the binary: parse, set up logging, dispatch, and return the exit code.
 pub fn main() -> Exit {
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -104,6 +105,34 @@ pub fn main() -> Exit {
     };
     crate::logging::init(cli.global.verbose, cli.global.log_format);
     dispatch(cli)
+}
+
+/// Parses the command line. `run --sim play.rhai` (the flag first) would hand the script to
+/// `--sim` as its fixture and then miss the script: when the script is missing and the value
+/// after `--sim` is not a `.json` fixture, that value is read as the script instead.
+pub fn parse(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+    match Cli::try_parse_from(&argv) {
+        Err(first) if first.kind() == clap::error::ErrorKind::MissingRequiredArgument => {
+            match sim_value_as_script(&argv) {
+                Some(fixed) => Cli::try_parse_from(fixed).map_err(|_| first),
+                None => Err(first),
+            }
+        }
+        parsed => parsed,
+    }
+}
+
+/// `… --sim X …` rewritten as `… --sim= X …` (generated data, X positional), when X may be a
+/// script: not a flag and not a `.json` fixture.
+fn sim_value_as_script(argv: &[OsString]) -> Option<Vec<OsString>> {
+    let at = argv.iter().position(|a| a == "--sim")?;
+    let value = argv.get(at + 1)?.to_str()?;
+    if value.starts_with('-') || value.to_ascii_lowercase().ends_with(".json") {
+        return None;
+    }
+    let mut fixed = argv.to_vec();
+    fixed[at] = OsString::from("--sim=");
+    Some(fixed)
 }
 
 /// Runs one parsed command and reports how it ended.
@@ -123,6 +152,8 @@ fn execute(cli: Cli) -> CommandResult {
         Command::Sim(args) => sim::sim(&args),
         Command::Auth(args) => auth::auth(&global, &args),
         Command::Watch(args) => watch::watch(&global, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
     }
 }
 
@@ -137,7 +168,40 @@ pub fn report(result: CommandResult) -> Exit {
     }
 }
 
-/// One line on stderr; a closed stderr is not worth failing over.
+/// One message on stderr (a JSON line with `--log-format json`), its level read from its
+/// prefix (`error:`, `warning:`); a closed stderr is not worth failing over.
 pub(crate) fn eprint_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let level = if text.starts_with("warning:") {
+        "WARN"
+    } else if text.starts_with("error:") {
+        "ERROR"
+    } else {
+        "INFO"
+    };
+    crate::logging::emit(level, text, serde_json::Map::new());
+}
+
+/// A run's summary line on stderr: the text, or with `--log-format json` one JSON object with
+/// the counts as fields (`summary: true`, `exit`, `duration_s` and the summary's own counts).
+pub(crate) fn emit_summary(
+    line: &str,
+    exit: Exit,
+    duration: std::time::Duration,
+    counts: &impl serde::Serialize,
+) {
+    let mut fields = serde_json::Map::new();
+    if crate::logging::json_lines() {
+        fields.insert("summary".into(), true.into());
+        fields.insert("exit".into(), exit.code().into());
+        fields.insert("duration_s".into(), duration.as_secs_f64().into());
+        if let Ok(serde_json::Value::Object(counts)) = serde_json::to_value(counts) {
+            fields.extend(counts);
+        }
+    }
+    let level = if exit == Exit::Success {
+        "INFO"
+    } else {
+        "ERROR"
+    };
+    crate::logging::emit(level, line, fields);
 }

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal as _, Write as _};
 
 use super::session::Session;
-use super::{CommandError, CommandResult, eprint_line, exec, signals};
+use super::{CommandError, CommandResult, emit_summary, eprint_line, exec, signals};
 use crate::cli::{CheckArgs, GlobalArgs, RunArgs};
 use crate::exit::Exit;
 use crate::script::{self, Host, ScriptError};
@@ -13,6 +13,11 @@ use crate::script::{self, Host, ScriptError};
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> CommandResult {
     let mut options = exec::run_options(args.script.clone(), &args.exec);
     options.print_to_stderr = args.json;
+    options.json_lines = if crate::logging::json_lines() {
+        crate::script::StderrLines::Json
+    } else {
+        crate::script::StderrLines::Text
+    };
     options.progress = std::io::stderr().is_terminal();
     let prepared = script::prepare(&options, None)?;
     let session = Session::connect(global, &args.exec)?;
@@ -21,7 +26,12 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> CommandResult {
     if let Some(error) = &outcome.error {
         eprint_line(error.rendered());
     }
-    eprint_line(&outcome.summary_line());
+    emit_summary(
+        &outcome.summary_line(),
+        outcome.exit,
+        outcome.duration,
+        &outcome.summary,
+    );
     if args.json
         && let Some(value) = &outcome.value
     {

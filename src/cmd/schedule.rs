@@ -76,8 +76,16 @@ pub fn plan(args: &ScheduleArgs) -> Result<SchedulePlan, SetupError> {
 /// `clobscript schedule`: checks everything, connects once, then runs the jobs until they are
 /// done, one fails too often, or a signal stops them.
 pub fn schedule(global: &GlobalArgs, args: &ScheduleArgs) -> CommandResult {
-    let plan = plan(args).map_err(|e| CommandError::new(Exit::Usage, e))?;
-    let shared = exec::run_options(Default::default(), &args.exec);
+    let mut plan = plan(args).map_err(|e| CommandError::new(Exit::Usage, e))?;
+    plan.heartbeat = plan
+        .heartbeat
+        .map(|config| heartbeat_config(global, config));
+    let mut shared = exec::run_options(Default::default(), &args.exec);
+    shared.json_lines = if crate::logging::json_lines() {
+        crate::script::StderrLines::Json
+    } else {
+        crate::script::StderrLines::Text
+    };
     let mut options = Vec::with_capacity(plan.jobs.len());
     for job in &plan.jobs {
         let prepared = script_job::preflight(job, &shared).map_err(|e| {
@@ -95,7 +103,7 @@ pub fn schedule(global: &GlobalArgs, args: &ScheduleArgs) -> CommandResult {
     let served = session.block_on(async move {
         let shutdown = Shutdown::new();
         // Before the first run or heartbeat, so a SIGTERM during either is a clean stop.
-        let listener = listen(&shutdown)?;
+        let listener = listen(&shutdown, signals::Stopping::Runs)?;
         let served = schedule::serve(plan, options, backend, client, log, shutdown).await;
         listener.abort();
         served.map_err(|e| CommandError::new(Exit::Api, e))
@@ -118,8 +126,11 @@ pub fn schedule(global: &GlobalArgs, args: &ScheduleArgs) -> CommandResult {
 }
 
 /// The scheduler's signal policy on `shutdown` (inside the runtime, before any work).
-fn listen(shutdown: &Shutdown) -> Result<tokio::task::JoinHandle<()>, CommandError> {
-    signals::scheduler(shutdown.clone()).map_err(|e| {
+fn listen(
+    shutdown: &Shutdown,
+    stopping: signals::Stopping,
+) -> Result<tokio::task::JoinHandle<()>, CommandError> {
+    signals::scheduler(shutdown.clone(), stopping).map_err(|e| {
         CommandError::new(
             Exit::Usage,
             format_args!("cannot listen for SIGINT/SIGTERM: {e}"),
@@ -138,10 +149,10 @@ pub fn heartbeat(global: &GlobalArgs, args: &HeartbeatArgs) -> CommandResult {
     schedule::warn_if_heartbeat_too_slow("an interval", args.interval);
     let session = Session::connect_with(global, args.sim.as_deref())?;
     let client = session.client().clone();
-    let config = HeartbeatConfig::every(args.interval);
+    let config = heartbeat_config(global, HeartbeatConfig::every(args.interval));
     let result = session.block_on(async move {
         let shutdown = Shutdown::new();
-        let listener = listen(&shutdown)?;
+        let listener = listen(&shutdown, signals::Stopping::Heartbeats)?;
         let result = match Heartbeat::start(client, config).await {
             Ok(hb) => {
                 hb.keep_alive(shutdown.stop_token()).await;
@@ -154,6 +165,15 @@ pub fn heartbeat(global: &GlobalArgs, args: &HeartbeatArgs) -> CommandResult {
     });
     session.shutdown();
     result
+}
+
+/// The global flags' part of a heartbeat's configuration: `--request-timeout` and `-v`.
+fn heartbeat_config(global: &GlobalArgs, config: HeartbeatConfig) -> HeartbeatConfig {
+    let config = config.logging_each(global.verbose > 0);
+    match global.request_timeout {
+        Some(timeout) => config.with_request_timeout(timeout),
+        None => config,
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ pub enum SessionError {
     Client(#[from] ClobError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("--request-timeout must be longer than zero; write e.g. `30s`")]
+    ZeroRequestTimeout,
 }
 
 impl SessionError {
@@ -76,6 +78,14 @@ impl Session {
 
     /// Connects from the pieces `heartbeat` has: an optional `--sim [FIXTURE]`.
     pub fn connect_with(global: &GlobalArgs, sim: Option<&Path>) -> Result<Session, SessionError> {
+        if global.request_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(SessionError::ZeroRequestTimeout);
+        }
+        let tune = |config: &mut ClientConfig| {
+            if let Some(timeout) = global.request_timeout {
+                config.timeout = timeout;
+            }
+        };
         match sim {
             Some(fixture) => {
                 if global.host.is_some() {
@@ -100,13 +110,16 @@ impl Session {
                     }
                     Err(_) => SimConfig::default().tier,
                 };
-                Session::simulated(SimConfig {
-                    port: 0,
-                    fixture,
-                    rate_limit,
-                    tier,
-                    ..SimConfig::default()
-                })
+                Session::simulated_with(
+                    SimConfig {
+                        port: 0,
+                        fixture,
+                        rate_limit,
+                        tier,
+                        ..SimConfig::default()
+                    },
+                    tune,
+                )
             }
             None => {
                 // Named before anything is sent, so a half-configured run never starts.
@@ -117,6 +130,7 @@ impl Session {
                     let _entered = runtime.enter();
                     let mut config = ClientConfig::new(settings.host, Some(credentials));
                     config.use_server_time = global.server_time;
+                    tune(&mut config);
                     Client::new(config)?
                 };
                 Ok(Session {
@@ -130,15 +144,22 @@ impl Session {
 
     /// Starts an in-process simulator with `config` and connects to it with its credentials.
     pub fn simulated(config: SimConfig) -> Result<Session, SessionError> {
+        Session::simulated_with(config, |_| {})
+    }
+
+    /// [`Session::simulated`], with the client's configuration adjusted by `tune`.
+    fn simulated_with(
+        config: SimConfig,
+        tune: impl FnOnce(&mut ClientConfig),
+    ) -> Result<Session, SessionError> {
         let runtime = new_runtime(Some(2))?;
         let metered = config.rate_limit.is_some();
         let sim = runtime.block_on(SimServer::start(config))?;
         let client = {
             let _entered = runtime.enter();
-            Client::new(ClientConfig::new(
-                sim.url(),
-                Some(sim.credentials().clone()),
-            ))?
+            let mut config = ClientConfig::new(sim.url(), Some(sim.credentials().clone()));
+            tune(&mut config);
+            Client::new(config)?
         };
         if !metered {
             // This exchange meters nothing: the first cancel goes out in batches of 3000.

@@ -96,17 +96,31 @@ pub fn repl(handle: &Handle, hook: InterruptHook) {
     }
 }
 
+/// What a first signal stops, for its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopping {
+    /// `schedule`: runs, with a grace period for the one in flight.
+    Runs,
+    /// `heartbeat`: only heartbeats; nothing else runs.
+    Heartbeats,
+}
+
 /// `schedule`, `heartbeat`: the first signal requests a stop, the second an interrupt. Call
 /// from inside the runtime, before the first run or heartbeat.
-pub fn scheduler(shutdown: Shutdown) -> std::io::Result<JoinHandle<()>> {
+pub fn scheduler(shutdown: Shutdown, stopping: Stopping) -> std::io::Result<JoinHandle<()>> {
     let mut signals = Signals::interrupt_and_terminate()?;
     Ok(tokio::spawn(async move {
         let name = signals.next().await;
-        tracing::warn!(
-            signal = name,
-            "{name}: starting no new runs; a run in flight may finish within its grace period \
-             (send it again to interrupt now)"
-        );
+        match stopping {
+            Stopping::Runs => tracing::warn!(
+                signal = name,
+                "{name}: starting no new runs; a run in flight may finish within its grace \
+                 period (send it again to interrupt now)"
+            ),
+            Stopping::Heartbeats => {
+                tracing::warn!(signal = name, "{name}: stopping the heartbeats");
+            }
+        }
         shutdown.request_stop();
         let name = signals.next().await;
         tracing::warn!(signal = name, "{name} again: interrupting runs in flight");

@@ -10,14 +10,42 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::clob::{Client, HeartbeatResponse};
+use crate::clob::types::messages;
+use crate::clob::{Client, ClobError, HeartbeatResponse};
 
 /// The official clients' cadence; the exchange cancels after about 10 s of silence.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The request timeout of each heartbeat unless told otherwise: the client's own default.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why one heartbeat failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BeatError {
+    pub message: String,
+    /// The exchange does not hold the id sent (`400 Invalid Heartbeat ID`): a new chain, from
+    /// no id, is the only way on.
+    pub unknown_id: bool,
+}
+
+impl From<String> for BeatError {
+    fn from(message: String) -> BeatError {
+        BeatError {
+            message,
+            unknown_id: false,
+        }
+    }
+}
+
+impl From<&str> for BeatError {
+    fn from(message: &str) -> BeatError {
+        BeatError::from(message.to_owned())
+    }
+}
+
 /// One heartbeat request as the loop sees it.
 pub type HeartbeatFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<HeartbeatResponse, String>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<HeartbeatResponse, BeatError>> + Send + 'a>>;
 
 /// Posts one heartbeat carrying `heartbeat_id` (`None` starts a new chain).
 pub trait HeartbeatSender: Send + Sync {
@@ -27,9 +55,19 @@ pub trait HeartbeatSender: Send + Sync {
 impl HeartbeatSender for Client {
     fn send(&self, heartbeat_id: Option<String>) -> HeartbeatFuture<'_> {
         Box::pin(async move {
-            self.heartbeat(heartbeat_id.as_deref())
-                .await
-                .map_err(|e| e.to_string())
+            self.heartbeat(heartbeat_id.as_deref()).await.map_err(|e| {
+                let unknown_id = matches!(
+                    &e,
+                    ClobError::Rejected { status: 400, message, .. }
+                        if message
+                            .to_ascii_lowercase()
+                            .contains(&messages::INVALID_HEARTBEAT_ID.to_ascii_lowercase())
+                );
+                BeatError {
+                    message: e.to_string(),
+                    unknown_id,
+                }
+            })
         })
     }
 }
@@ -46,19 +84,38 @@ pub struct HeartbeatConfig {
     pub interval: Duration,
     /// Time before retrying a failed one.
     pub retry_after: Duration,
-    /// A heartbeat that gets no answer within this long counts as failed.
+    /// A heartbeat that gets no answer within this long counts as failed. Independent of the
+    /// interval: a slow exchange that answers is not a failed heartbeat, and beats never
+    /// overlap (the next one waits for the answer to the last).
     pub request_timeout: Duration,
+    /// Log every acknowledged heartbeat (`-v`); by default only the first.
+    pub log_each: bool,
 }
 
 impl HeartbeatConfig {
-    /// Retries come five times as often as heartbeats (at most every second), and a request may
-    /// take one interval: several attempts fit in the exchange's ~10 s window.
+    /// Retries come five times as often as heartbeats (at most every second); each request
+    /// may take [`DEFAULT_REQUEST_TIMEOUT`].
     pub fn every(interval: Duration) -> HeartbeatConfig {
         HeartbeatConfig {
             interval,
             retry_after: (interval / 5).clamp(Duration::from_millis(50), Duration::from_secs(1)),
-            request_timeout: interval.max(Duration::from_millis(500)),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            log_each: false,
         }
+    }
+
+    /// The same cadence with another per-request timeout (`--request-timeout`).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> HeartbeatConfig {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The same cadence, logging every acknowledged heartbeat when `on`.
+    #[must_use]
+    pub fn logging_each(mut self, on: bool) -> HeartbeatConfig {
+        self.log_each = on;
+        self
     }
 }
 
@@ -109,13 +166,13 @@ impl<S: HeartbeatSender> Heartbeat<S> {
             Ok(()) => {
                 tracing::info!(
                     interval_ms = config.interval.as_millis() as u64,
-                    "heartbeats started (every {}); if they stop, the exchange cancels this key's \
-                     open orders",
+                    "first heartbeat acknowledged; heartbeats every {} (each logged with -v); if \
+                     they stop, the exchange cancels this key's open orders",
                     humantime::format_duration(config.interval)
                 );
                 Ok(hb)
             }
-            Err(e) => Err(HeartbeatError(e)),
+            Err(e) => Err(HeartbeatError(e.message)),
         }
     }
 
@@ -129,7 +186,7 @@ impl<S: HeartbeatSender> Heartbeat<S> {
     }
 
     /// Sends one heartbeat with the current id and updates the chain.
-    async fn beat(&mut self) -> Result<(), String> {
+    async fn beat(&mut self) -> Result<(), BeatError> {
         let timeout = self.config.request_timeout;
         let sent = self.sender.send(self.heartbeat_id.clone());
         let answer = tokio::time::timeout(timeout, sent).await;
@@ -140,27 +197,28 @@ impl<S: HeartbeatSender> Heartbeat<S> {
     /// counters, and a loud log line on failure.
     fn settle(
         &mut self,
-        answer: Result<Result<HeartbeatResponse, String>, Duration>,
-    ) -> Result<(), String> {
+        answer: Result<Result<HeartbeatResponse, BeatError>, Duration>,
+    ) -> Result<(), BeatError> {
         let result = match answer {
             Ok(Ok(reply)) => match reply.error {
                 None if !reply.heartbeat_id.is_empty() => {
                     self.heartbeat_id = Some(reply.heartbeat_id);
                     Ok(())
                 }
-                None => Err("the exchange returned no heartbeat_id".to_owned()),
+                None => Err("the exchange returned no heartbeat_id".into()),
                 Some(error) => {
                     if !reply.heartbeat_id.is_empty() {
                         self.heartbeat_id = Some(reply.heartbeat_id);
                     }
-                    Err(error)
+                    Err(error.into())
                 }
             },
             Ok(Err(e)) => Err(e),
             Err(waited) => Err(format!(
-                "no answer within {}",
+                "no answer within {} (allow more with --request-timeout)",
                 humantime::format_duration(waited)
-            )),
+            )
+            .into()),
         };
         match &result {
             Ok(()) => {
@@ -172,7 +230,21 @@ impl<S: HeartbeatSender> Heartbeat<S> {
                     );
                 }
                 self.consecutive_failures = 0;
-                tracing::debug!(sent = self.stats.sent, "heartbeat ok");
+                if self.config.log_each {
+                    tracing::info!(sent = self.stats.sent, "heartbeat acknowledged");
+                } else {
+                    tracing::debug!(sent = self.stats.sent, "heartbeat acknowledged");
+                }
+            }
+            Err(e) if e.unknown_id => {
+                // The exchange forgot the chain (e.g. the switch fired): start a new one at once.
+                self.stats.failed += 1;
+                self.heartbeat_id = None;
+                tracing::warn!(
+                    "the exchange does not know the heartbeat id ({}); starting a new heartbeat \
+                     chain",
+                    e.message
+                );
             }
             Err(e) => {
                 self.stats.failed += 1;
@@ -182,8 +254,9 @@ impl<S: HeartbeatSender> Heartbeat<S> {
                 }
                 tracing::error!(
                     consecutive_failures = self.consecutive_failures,
-                    "HEARTBEAT FAILED ({e}); retrying in {}. If no heartbeat gets through for \
+                    "HEARTBEAT FAILED ({}); retrying in {}. If no heartbeat gets through for \
                      about 10 s, the exchange cancels every open order of this key",
+                    e.message,
                     humantime::format_duration(self.config.retry_after)
                 );
             }
@@ -209,6 +282,7 @@ impl<S: HeartbeatSender> Heartbeat<S> {
             };
             next = match result {
                 Ok(()) => sent_at + self.config.interval,
+                Err(e) if e.unknown_id => Instant::now(),
                 Err(_) => Instant::now() + self.config.retry_after,
             };
         }
@@ -232,11 +306,11 @@ mod tests {
     /// Answers from a script of replies and remembers every id it was sent.
     #[derive(Clone, Debug, Default)]
     struct Scripted {
-        replies: Arc<Mutex<VecDeque<Result<HeartbeatResponse, String>>>>,
+        replies: Arc<Mutex<VecDeque<Result<HeartbeatResponse, BeatError>>>>,
         seen: Arc<Mutex<Vec<Option<String>>>>,
     }
 
-    fn ok(id: &str) -> Result<HeartbeatResponse, String> {
+    fn ok(id: &str) -> Result<HeartbeatResponse, BeatError> {
         Ok(HeartbeatResponse {
             heartbeat_id: id.to_owned(),
             error: None,
@@ -244,7 +318,7 @@ mod tests {
     }
 
     impl Scripted {
-        fn new(replies: Vec<Result<HeartbeatResponse, String>>) -> Scripted {
+        fn new(replies: Vec<Result<HeartbeatResponse, BeatError>>) -> Scripted {
             Scripted {
                 replies: Arc::new(Mutex::new(replies.into())),
                 seen: Arc::default(),
@@ -328,9 +402,12 @@ mod tests {
     async fn a_heartbeat_without_answer_times_out_and_is_retried() {
         // After "a" the script runs out: every later request hangs.
         let sender = Scripted::new(vec![ok("a")]);
-        let hb = Heartbeat::start(sender.clone(), config())
-            .await
-            .expect("first ok");
+        let hb = Heartbeat::start(
+            sender.clone(),
+            config().with_request_timeout(Duration::from_secs(5)),
+        )
+        .await
+        .expect("first ok");
         let stop = CancellationToken::new();
         let stopper = stop.clone();
         tokio::spawn(async move {
@@ -359,6 +436,39 @@ mod tests {
         })]);
         let err = Heartbeat::start(sender, config()).await.unwrap_err();
         assert!(err.to_string().contains("invalid heartbeat id"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_heartbeat_id_restarts_the_chain_at_once() {
+        let sender = Scripted::new(vec![
+            ok("a"),
+            Err(BeatError {
+                message: "400 Invalid Heartbeat ID".into(),
+                unknown_id: true,
+            }),
+            ok("fresh"),
+        ]);
+        let hb = Heartbeat::start(sender.clone(), config())
+            .await
+            .expect("first ok");
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5_500)).await;
+            stopper.cancel();
+        });
+        let stats = hb.keep_alive(stop).await;
+        assert_eq!(stats, HeartbeatStats { sent: 2, failed: 1 });
+        assert_eq!(sender.seen(), [None, Some("a".into()), None]);
+    }
+
+    #[test]
+    fn the_request_timeout_does_not_follow_the_interval() {
+        let fast = HeartbeatConfig::every(Duration::from_secs(1));
+        assert_eq!(fast.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+        let told = fast.with_request_timeout(Duration::from_secs(3));
+        assert_eq!(told.request_timeout, Duration::from_secs(3));
+        assert_eq!(told.interval, Duration::from_secs(1));
     }
 
     #[test]

@@ -16,7 +16,16 @@ pub enum SpecError {
          into each other's slots"
     )]
     JitterNotShorterThanInterval { jitter: String, every: String },
+    #[error(
+        "the jitter ({jitter}) must be shorter than the shortest gap between the cron \
+         expression's fire times ({gap}), or runs would drift into each other's slots"
+    )]
+    JitterNotShorterThanCronGap { jitter: String, gap: String },
 }
+
+/// How many upcoming fire times a cron expression's shortest gap is looked for in (a year of
+/// a daily schedule, a week of a five-minute one).
+const CRON_FIRES_CHECKED: usize = 2016;
 
 /// When a job runs.
 #[derive(Clone, Debug)]
@@ -40,6 +49,18 @@ impl ScheduleSpec {
                         .unwrap_or_else(|_| period.to_string()),
                 });
             }
+        }
+        if !jitter.is_zero()
+            && let Some(gap) = trigger.shortest_cron_gap(Utc::now(), CRON_FIRES_CHECKED)
+            && TimeDelta::from_std(jitter).unwrap_or(TimeDelta::MAX) >= gap
+        {
+            return Err(SpecError::JitterNotShorterThanCronGap {
+                jitter: humantime::format_duration(jitter).to_string(),
+                gap: gap
+                    .to_std()
+                    .map(|d| humantime::format_duration(d).to_string())
+                    .unwrap_or_else(|_| gap.to_string()),
+            });
         }
         Ok(ScheduleSpec {
             trigger,

@@ -26,11 +26,19 @@ pub enum TriggerError {
     TimeZone(String),
     #[error("the interval must be longer than zero; write e.g. `90s`, `5m` or `1h 30m`")]
     ZeroInterval,
+    #[error(
+        "the interval `{0}` is too short: runs must be at least 1s apart (each run sends \
+         requests to the exchange); write e.g. `1s`, `30s` or `5m`"
+    )]
+    IntervalTooShort(String),
     #[error("the interval `{0}` is too long; use at most a few years")]
     IntervalTooLong(String),
     #[error("a time zone only applies to a cron schedule, not to a fixed interval")]
     TimeZoneWithoutCron,
 }
+
+/// The shortest `--every` interval.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A parsed cron expression and the zone it is read in.
 #[derive(Clone)]
@@ -170,6 +178,11 @@ impl Trigger {
         if period.is_zero() {
             return Err(TriggerError::ZeroInterval);
         }
+        if period < MIN_INTERVAL {
+            return Err(TriggerError::IntervalTooShort(
+                humantime::format_duration(period).to_string(),
+            ));
+        }
         let delta = TimeDelta::from_std(period)
             .ok()
             .filter(|d| d.num_nanoseconds().is_some())
@@ -215,6 +228,25 @@ impl Trigger {
             }
             Trigger::Cron(cron) => cron.next_after(after),
         }
+    }
+
+    /// The shortest gap between two fires over the next `fires` fire times from `from`
+    /// (`None` for an interval or a cron that fires less than twice).
+    pub fn shortest_cron_gap(&self, from: DateTime<Utc>, fires: usize) -> Option<TimeDelta> {
+        let Trigger::Cron(cron) = self else {
+            return None;
+        };
+        let mut last = cron.next_after(from)?;
+        let mut shortest: Option<TimeDelta> = None;
+        for _ in 1..fires {
+            let Some(next) = cron.next_after(last) else {
+                break;
+            };
+            let gap = next - last;
+            shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
+            last = next;
+        }
+        shortest
     }
 
     /// A short human description for logs, e.g. `every 5m` or `cron "*/5 * * * *" (UTC)`.

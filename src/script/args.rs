@@ -63,6 +63,11 @@ impl ScriptArgs {
         self.raw.get(name).map(String::as_str)
     }
 
+    /// The names given, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.raw.keys().map(String::as_str)
+    }
+
     /// Whether no parameter was given.
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()

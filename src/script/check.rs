@@ -227,9 +227,147 @@ pub(crate) fn unknown_calls(
     problems
 }
 
+/// The script parameters a script reads: names given to `arg()` as string literals and read
+/// from `ARGS` as `ARGS.name`, `ARGS["name"]` or `"name" in ARGS`. `dynamic` is set when it
+/// reads them in a way whose names cannot be known before it runs (`ARGS` passed to a
+/// function or iterated, `arg(name_variable)`): then every name is accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ParamReads {
+    pub(crate) names: BTreeSet<String>,
+    pub(crate) dynamic: bool,
+}
+
+fn literal(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::StringConstant(text, _) => Some(text.as_str()),
+        _ => None,
+    }
+}
+
+fn is_args(expr: &Expr) -> bool {
+    matches!(expr, Expr::Variable(v, ..) if v.1 == "ARGS" && v.2.is_empty())
+}
+
+/// The first link of a chain's right-hand side (`ARGS.a.b` is `ARGS` . (`a` . `b`)).
+fn first_link(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Dot(bin, ..) | Expr::Index(bin, ..) => first_link(&bin.lhs),
+        other => other,
+    }
+}
+
+/// Adds what `ast` reads to `reads`.
+pub(crate) fn param_reads(ast: &AST, reads: &mut ParamReads) {
+    ast.walk(&mut |path: &[ASTNode]| {
+        let Some(node) = path.last() else {
+            return true;
+        };
+        match node {
+            ASTNode::Expr(Expr::FnCall(call, _)) | ASTNode::Stmt(Stmt::FnCall(call, _))
+                if call.namespace.is_empty() && call.name == "arg" =>
+            {
+                match call.args.first().and_then(literal) {
+                    Some(name) => {
+                        reads.names.insert(name.to_owned());
+                    }
+                    None => reads.dynamic = true,
+                }
+            }
+            ASTNode::Expr(Expr::MethodCall(call, _)) if call.name == "arg" => reads.dynamic = true,
+            ASTNode::Expr(var) if is_args(var) => {
+                let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
+                if !args_read_known(parent, var, reads) {
+                    reads.dynamic = true;
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+}
+
+/// Whether the use of `ARGS` (`var`) inside `parent` reads only names known here (which are
+/// added to `reads`).
+fn args_read_known(parent: Option<&ASTNode>, var: &Expr, reads: &mut ParamReads) -> bool {
+    let mut known = |name: &str| {
+        reads.names.insert(name.to_owned());
+        true
+    };
+    match parent {
+        Some(ASTNode::Expr(Expr::Dot(bin, ..))) if std::ptr::eq(&raw const bin.lhs, var) => {
+            match first_link(&bin.rhs) {
+                Expr::Property(property, _) => known(property.2.as_str()),
+                Expr::MethodCall(call, _) => match call.name.as_str() {
+                    "contains" | "get" => call.args.first().and_then(literal).is_some_and(known),
+                    "len" | "is_empty" => true,
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        Some(ASTNode::Expr(Expr::Index(bin, ..))) if std::ptr::eq(&raw const bin.lhs, var) => {
+            literal(first_link(&bin.rhs)).is_some_and(known)
+        }
+        Some(ASTNode::Expr(Expr::FnCall(call, _)) | ASTNode::Stmt(Stmt::FnCall(call, _)))
+            if call.name == "contains"
+                && call.args.len() == 2
+                && std::ptr::eq(&raw const call.args[0], var) =>
+        {
+            literal(&call.args[1]).is_some_and(known)
+        }
+        _ => false,
+    }
+}
+
+/// The modules a script imports by a literal path, with where.
+pub(crate) fn imports(ast: &AST) -> Vec<(String, Position)> {
+    let mut found = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::Import(import, position))) = path.last()
+            && let Some(name) = literal(&import.0)
+        {
+            found.push((name.to_owned(), *position));
+        }
+        true
+    });
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reads(text: &str) -> ParamReads {
+        let ast = Engine::new().compile(text).expect("compiles");
+        let mut reads = ParamReads::default();
+        param_reads(&ast, &mut reads);
+        reads
+    }
+
+    #[test]
+    fn parameter_reads_are_found_by_literal_name() {
+        let found = reads(
+            "let a = arg(\"a\", 1); let b = ARGS.b; let c = ARGS[\"c\"];\n\
+             let d = \"d\" in ARGS; let e = ARGS.contains(\"e\"); let n = ARGS.len();\n\
+             fn f() { arg(\"f\") }",
+        );
+        assert!(!found.dynamic, "{found:?}");
+        let names: Vec<&str> = found.names.iter().map(String::as_str).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e", "f"]);
+    }
+
+    #[test]
+    fn dynamic_parameter_reads_accept_any_name() {
+        for text in [
+            "fn g(x) { x } g(ARGS)",
+            "let k = \"a\"; arg(k, 1)",
+            "for key in ARGS.keys() { print(key) }",
+            "let k = \"a\"; ARGS[k]",
+            "let copy = ARGS;",
+        ] {
+            assert!(reads(text).dynamic, "{text}");
+        }
+    }
 
     #[test]
     fn signatures_are_parsed_to_name_and_arity() {

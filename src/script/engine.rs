@@ -92,6 +92,9 @@ pub struct HostOptions {
     pub progress: bool,
     /// Share a stop signal with the caller (a scheduler); by default the host makes its own.
     pub interrupt: Option<Interrupt>,
+    /// What the script writes to stderr (`print` with `--json`, `debug`) as JSON lines
+    /// (`--log-format json`).
+    pub json_lines: super::output::StderrLines,
 }
 
 impl Default for HostOptions {
@@ -105,6 +108,7 @@ impl Default for HostOptions {
             print_to_stderr: false,
             progress: false,
             interrupt: None,
+            json_lines: super::output::StderrLines::Text,
         }
     }
 }
@@ -182,6 +186,13 @@ impl Script {
         self.source = Arc::new(source);
         self
     }
+}
+
+/// What the static checks found in a script and its modules.
+#[derive(Debug, Default)]
+pub(crate) struct StaticCheck {
+    pub(crate) problems: Vec<ScriptError>,
+    pub(crate) params: check::ParamReads,
 }
 
 /// What one host did so far: requests and cancels.
@@ -273,6 +284,7 @@ pub(crate) struct HostState {
     pub(crate) args: ScriptArgs,
     print_to_stderr: AtomicBool,
     pub(crate) progress: bool,
+    json_lines: super::output::StderrLines,
     /// The last exchange failure handed to the script, to tell it apart from a `throw`.
     last_api_failure: Mutex<Option<(String, Exit)>>,
     import_root: Mutex<Option<PathBuf>>,
@@ -326,7 +338,16 @@ impl HostState {
     /// Writes `text` and a newline where `print` goes; a closed pipe is not the script's error.
     pub(crate) fn emit(&self, text: &str) {
         use std::io::Write as _;
-        let line = format!("{text}\n");
+        let line = if self.json_lines == super::output::StderrLines::Json
+            && self.print_to_stderr.load(Ordering::Relaxed)
+        {
+            format!(
+                "{}\n",
+                super::output::json_line("INFO", "clobscript::script", text)
+            )
+        } else {
+            format!("{text}\n")
+        };
         let _ = if self.print_to_stderr.load(Ordering::Relaxed) {
             std::io::stderr().lock().write_all(line.as_bytes())
         } else {
@@ -383,6 +404,7 @@ impl Host {
             args: options.args,
             print_to_stderr: AtomicBool::new(options.print_to_stderr),
             progress: options.progress,
+            json_lines: options.json_lines,
             last_api_failure: Mutex::new(None),
             import_root: Mutex::new(None),
             audit_context: Mutex::new(AuditContext::default()),
@@ -437,10 +459,82 @@ impl Host {
         }
     }
 
-    /// Every call in `script` to a function that does not exist, or not with that number of
-    /// arguments (what `check` reports, and `run` refuses to start with).
+    /// Every call in `script`, and in every module it imports, to a function that does not
+    /// exist or not with that number of arguments; modules that cannot be found or compiled
+    /// (what `check` reports, and `run` refuses to start with).
     pub fn unknown_functions(&self, script: &Script) -> Vec<ScriptError> {
-        check::unknown_calls(self.known(), &script.ast, &script.source)
+        self.static_check(script).problems
+    }
+
+    /// The static checks of `script` and of every module it imports by a literal path
+    /// (modules of modules too, each once): their problems, and the parameters they read.
+    pub(crate) fn static_check(&self, script: &Script) -> StaticCheck {
+        let mut result = StaticCheck::default();
+        result.problems.extend(check::unknown_calls(
+            self.known(),
+            &script.ast,
+            &script.source,
+        ));
+        check::param_reads(&script.ast, &mut result.params);
+        let Some(root) = script.source.folder() else {
+            return result;
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut pending: Vec<(Arc<SourceText>, AST)> =
+            vec![(script.source.clone(), script.ast.clone())];
+        while let Some((source, ast)) = pending.pop() {
+            for (import, position) in check::imports(&ast) {
+                let path = match super::resolver::module_path(&root, &import) {
+                    Ok(path) => path,
+                    Err(refused) => {
+                        let span = errors::Span::at(position, "import".len());
+                        let (reason, notes) = match refused {
+                            super::resolver::ImportError::Missing(_) => (
+                                "no such module in the script's folder".to_owned(),
+                                vec![format!("help: {}", errors::IMPORT_HELP)],
+                            ),
+                            other => (other.to_string(), Vec::new()),
+                        };
+                        result.problems.push(errors::located(
+                            Exit::Usage,
+                            format!("cannot import `{import}`: {reason}"),
+                            &source,
+                            span,
+                            &notes,
+                        ));
+                        continue;
+                    }
+                };
+                if !seen.insert(path.clone()) || seen.len() > self.limits.max_modules {
+                    continue;
+                }
+                let module = match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        SourceText::new(path.display().to_string(), text, Some(path.clone()))
+                    }
+                    Err(e) => {
+                        result.problems.push(ScriptError::plain(
+                            Exit::Usage,
+                            format!("cannot read module {}: {e}", path.display()),
+                        ));
+                        continue;
+                    }
+                };
+                match self.engine.compile(&module.text) {
+                    Ok(module_ast) => {
+                        result.problems.extend(check::unknown_calls(
+                            self.known(),
+                            &module_ast,
+                            &module,
+                        ));
+                        check::param_reads(&module_ast, &mut result.params);
+                        pending.push((Arc::new(module), module_ast));
+                    }
+                    Err(err) => result.problems.push(errors::parse_error(&err, &module)),
+                }
+            }
+        }
+        result
     }
 
     /// A fresh scope holding the `ARGS` constant.
@@ -634,13 +728,20 @@ fn build_engine(state: &Arc<HostState>, limits: &Limits) -> Engine {
     });
     let print_state = state.clone();
     engine.on_print(move |text| print_state.emit(text));
-    engine.on_debug(|text, _source, position| {
+    let json_lines = state.json_lines;
+    engine.on_debug(move |text, _source, position| {
         use std::io::Write as _;
         let place = match position.line() {
             Some(line) => format!(" (line {line})"),
             None => String::new(),
         };
-        let _ = writeln!(std::io::stderr().lock(), "debug{place}: {text}");
+        let line = format!("debug{place}: {text}");
+        let line = if json_lines == super::output::StderrLines::Json {
+            super::output::json_line("DEBUG", "clobscript::script", &line)
+        } else {
+            line
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     });
     engine
 }

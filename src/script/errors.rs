@@ -23,7 +23,7 @@ use super::interrupt::StopReason;
 use super::resolver::ImportRefused;
 use crate::exit::Exit;
 
-const IMPORT_HELP: &str =
+pub(crate) const IMPORT_HELP: &str =
     "imports are resolved relative to the script's own folder and may not leave it";
 
 /// Columns a tab advances to in a rendered source line.

@@ -67,6 +67,7 @@ pub use handlers::{
     Handlers, MIN_INTERVAL, Registry, Source, Timer, fill_value, order_event_value,
 };
 pub use interrupt::{Interrupt, StopReason};
+pub use output::StderrLines;
 pub(crate) use output::{render_record, render_table};
 pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};
 pub(crate) use safety::plural;

@@ -8,6 +8,25 @@ use rhai::{Array, Dynamic, Map};
 
 use crate::clob::Client;
 
+/// How a script's stderr lines are written: plain text, or JSON lines (`--log-format json`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StderrLines {
+    #[default]
+    Text,
+    Json,
+}
+
+/// One line of script output on stderr in the shape of the `tracing` JSON lines.
+pub(crate) fn json_line(level: &str, target: &str, message: &str) -> String {
+    serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": level,
+        "fields": {"message": message},
+        "target": target,
+    })
+    .to_string()
+}
+
 /// How long a fetch runs before a spinner appears.
 const SPINNER_DELAY: Duration = Duration::from_millis(400);
 

@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub print_to_stderr: bool,
     /// Spinner on stderr during long fetches.
     pub progress: bool,
+    /// Script output on stderr as JSON lines (`--log-format json`).
+    pub json_lines: super::output::StderrLines,
 }
 
 impl RunOptions {
@@ -33,6 +35,13 @@ impl RunOptions {
     pub fn host_options(&self) -> Result<HostOptions, ScriptError> {
         let args = ScriptArgs::parse(&self.args)
             .map_err(|e| ScriptError::plain(Exit::Usage, e.to_string()))?;
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(ScriptError::plain(
+                Exit::Usage,
+                "--timeout must be longer than zero; write e.g. `30s` or `5m` (or leave it out \
+                 for no limit)",
+            ));
+        }
         Ok(HostOptions {
             args,
             dry_run: self.dry_run,
@@ -40,6 +49,7 @@ impl RunOptions {
             audit: self.audit.clone(),
             print_to_stderr: self.print_to_stderr,
             progress: self.progress,
+            json_lines: self.json_lines,
             ..HostOptions::default()
         })
     }
@@ -104,15 +114,61 @@ pub fn prepare(options: &RunOptions, stop: Option<Interrupt>) -> Result<Prepared
     })
     .map_err(|e| ScriptError::plain(Exit::Usage, e.to_string()))?;
     let script = host.compile_file(&options.script)?;
-    let problems = host.unknown_functions(&script);
-    if !problems.is_empty() {
-        return Err(ScriptError::combined(Exit::Usage, problems));
+    let checked = host.static_check(&script);
+    if !checked.problems.is_empty() {
+        return Err(ScriptError::combined(Exit::Usage, checked.problems));
     }
+    unread_args(&host_args(options)?, &checked.params, &options.script)?;
     Ok(PreparedRun {
         host,
         script,
         timeout: options.timeout,
     })
+}
+
+fn host_args(options: &RunOptions) -> Result<ScriptArgs, ScriptError> {
+    ScriptArgs::parse(&options.args).map_err(|e| ScriptError::plain(Exit::Usage, e.to_string()))
+}
+
+/// Refuses `--arg` names the script never reads (a typo would otherwise leave the default in
+/// force), naming the closest name it does read. A script that reads its parameters in a way
+/// that cannot be known before it runs accepts every name.
+fn unread_args(
+    given: &ScriptArgs,
+    reads: &super::check::ParamReads,
+    script: &std::path::Path,
+) -> Result<(), ScriptError> {
+    if reads.dynamic {
+        return Ok(());
+    }
+    let unread: Vec<String> = given
+        .names()
+        .filter(|name| !reads.names.contains(*name))
+        .map(|name| {
+            let hint = match super::errors::suggest(name, reads.names.iter().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if reads.names.is_empty() => "it reads no parameters".to_owned(),
+                None => format!(
+                    "it reads {}",
+                    reads
+                        .names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            format!(
+                "--arg `{name}` is not a parameter of {}; {hint}",
+                script.display()
+            )
+        })
+        .collect();
+    if unread.is_empty() {
+        Ok(())
+    } else {
+        Err(ScriptError::plain(Exit::Usage, unread.join("\nerror: ")))
+    }
 }
 
 impl PreparedRun {

@@ -164,7 +164,26 @@ pub fn load(path: &Path, primary: &Credentials, now: i64) -> Result<ExchangeData
 
 /// Parses and checks fixture text (see [`load`]).
 pub fn parse(text: &str, primary: &Credentials, now: i64) -> Result<ExchangeData, String> {
-    let file: FixtureFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if !value.is_object() {
+        return Err(
+            "the fixture must be a JSON object with `markets` and/or `orders` (and optionally \
+             `accounts` and `trades`)"
+                .to_owned(),
+        );
+    }
+    let file: FixtureFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if file.accounts.is_empty()
+        && file.markets.is_empty()
+        && file.orders.is_empty()
+        && file.trades.is_empty()
+    {
+        return Err(
+            "the fixture lists no accounts, markets, orders or trades, so there is nothing to \
+             serve; fill in at least one (or drop --fixture to generate data)"
+                .to_owned(),
+        );
+    }
     let tiers = tiers(&file.accounts)?;
     let accounts = accounts(file.accounts, primary)?;
     let keys: HashMap<&str, usize> = accounts
@@ -215,12 +234,16 @@ pub fn parse(text: &str, primary: &Credentials, now: i64) -> Result<ExchangeData
     }
 
     let mut orders = Vec::with_capacity(file.orders.len());
+    let mut raw_ids = Vec::with_capacity(file.orders.len());
     for (i, raw) in file.orders.into_iter().enumerate() {
         let at = format!("orders[{i}] ({})", short(&raw.id));
+        raw_ids.push(at.clone());
         let order = order(raw, &keys, &mut tokens, &mut token_by_id, now)
             .map_err(|e| format!("{at}: {e}"))?;
         orders.push(order);
     }
+
+    crossed_orders(&orders, &raw_ids, &tokens)?;
 
     let mut trades = file.trades;
     for (i, trade) in trades.iter_mut().enumerate() {
@@ -257,6 +280,76 @@ pub fn parse(text: &str, primary: &Credentials, now: i64) -> Result<ExchangeData
         orders,
         trades,
     })
+}
+
+/// Refuses open orders that cross the book: a BUY at or above a SELL on the same token (open
+/// orders of any accounts), or an order crossing the other traders' levels of `markets`. The
+/// exchange would have matched them, so such a book cannot exist. `names[i]` names `orders[i]`.
+fn crossed_orders(orders: &[Order], names: &[String], tokens: &[Token]) -> Result<(), String> {
+    let mut best: HashMap<TokenNo, (Option<usize>, Option<usize>)> = HashMap::new();
+    for (i, order) in orders.iter().enumerate() {
+        if !order.status.is_open() || order.remaining().is_zero() {
+            continue;
+        }
+        let entry = best.entry(order.token).or_default();
+        match order.side {
+            Side::Buy if entry.0.is_none_or(|b| orders[b].price < order.price) => entry.0 = Some(i),
+            Side::Sell if entry.1.is_none_or(|a| orders[a].price > order.price) => {
+                entry.1 = Some(i);
+            }
+            _ => {}
+        }
+    }
+    let mut crossed: Vec<(TokenNo, String)> = Vec::new();
+    for (&token_no, &(bid, ask)) in &best {
+        let token = &tokens[token_no as usize];
+        let describe = |i: usize| {
+            let o = &orders[i];
+            format!("{} {} {}", names[i], o.side.as_str(), o.price)
+        };
+        let problem = match (bid, ask) {
+            (Some(b), Some(a)) if orders[b].price >= orders[a].price => {
+                Some(format!("{} is at or above {}", describe(b), describe(a)))
+            }
+            _ => {
+                // Against the listed liquidity (the levels of `markets`, not the orders).
+                let listed_ask = token.asks.keys().next().copied();
+                let listed_bid = token.bids.keys().next_back().copied();
+                match (bid, ask) {
+                    (Some(b), _) if listed_ask.is_some_and(|ask| orders[b].price >= ask) => {
+                        Some(format!(
+                            "{} is at or above the listed ask {}",
+                            describe(b),
+                            listed_ask.unwrap_or_default()
+                        ))
+                    }
+                    (_, Some(a)) if listed_bid.is_some_and(|bid| orders[a].price <= bid) => {
+                        Some(format!(
+                            "{} is at or below the listed bid {}",
+                            describe(a),
+                            listed_bid.unwrap_or_default()
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        if let Some(problem) = problem {
+            crossed.push((
+                token_no,
+                format!("token {}: {problem}", short(&token.token_id)),
+            ));
+        }
+    }
+    if crossed.is_empty() {
+        return Ok(());
+    }
+    crossed.sort();
+    let lines: Vec<String> = crossed.into_iter().map(|(_, line)| line).collect();
+    Err(format!(
+        "the book is crossed (the exchange would have matched these orders): {}",
+        lines.join("; ")
+    ))
 }
 
 /// The tiers the accounts name, by signer address; accounts sharing an address must agree.

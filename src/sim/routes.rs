@@ -495,16 +495,22 @@ pub async fn orders_scoring(
 }
 
 /// `POST /v1/heartbeats` and `POST /heartbeats`: arms (or re-arms) the key's dead-man's switch.
-/// Any previous id is accepted, including none, `""` and `null`.
+/// No id (none, `""` or `null`) starts a new chain; otherwise the id must be the one the last
+/// reply returned, as on the exchange: any other (an old one, or one from before the switch
+/// fired) is `400 Invalid Heartbeat ID` and changes nothing.
 pub async fn heartbeat(
     State(shared): State<Arc<Shared>>,
     Extension(Caller(account)): Extension<Caller>,
     body: Bytes,
 ) -> Reply<HeartbeatResponse> {
+    let mut given = None;
     if !body.iter().all(u8::is_ascii_whitespace) {
         let value = json_body(&body, r#"{"heartbeat_id":"<id from the last reply>"}"#)?;
         match value.get("heartbeat_id") {
-            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            None | Some(Value::Null) => {}
+            Some(Value::String(id)) => {
+                given = Some(id.trim().to_owned()).filter(|id| !id.is_empty());
+            }
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
                     "invalid heartbeat_id {other}: expected the id of the last reply as a string"
@@ -512,8 +518,18 @@ pub async fn heartbeat(
             }
         }
     }
+    let mut exchange = shared.exchange();
+    if let Some(given) = given {
+        let current = exchange.accounts[account]
+            .heartbeat
+            .as_ref()
+            .map(|h| h.id.as_str());
+        if current != Some(given.as_str()) {
+            return Err(ApiError::bad_request(messages::INVALID_HEARTBEAT_ID));
+        }
+    }
     let id = uuid::Uuid::new_v4().to_string();
-    shared.exchange().accounts[account].heartbeat = Some(Heartbeat {
+    exchange.accounts[account].heartbeat = Some(Heartbeat {
         id: id.clone(),
         deadline: Instant::now() + shared.heartbeat_timeout,
     });

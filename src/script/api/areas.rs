@@ -60,13 +60,31 @@ pub(super) mod orders_api {
         Ok(orders)
     }
 
-    /// One order by id, whatever its status (`LIVE`, `MATCHED`, `CANCELED`, ...).
+    /// One order by id, whatever its status (`LIVE`, `MATCHED`, `CANCELED`, ...), or `()` when
+    /// the account has no order with that id (the exchange answers `null`).
+    ///
+    /// ```rhai
+    /// let o = order(id);
+    /// if o == () { print(`${id} does not exist`); }
+    /// ```
     #[rhai_fn(volatile, return_raw, global)]
-    pub fn order(ctx: NativeCallContext, id: &str) -> Result<Map, Box<EvalAltResult>> {
+    pub fn order(ctx: NativeCallContext, id: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         let state = host(&ctx)?;
         let client = state.client()?;
-        let order = state.request("order", None, client.order(id))?;
-        Ok(convert::order(order, &mut convert::Interner::default()))
+        let lookup = async {
+            match client.order(id).await {
+                Ok(order) => Ok(Some(order)),
+                // The client reports the exchange's `null` as "not found": no such order.
+                Err(crate::clob::ClobError::NotFound { .. }) => Ok(None),
+                Err(other) => Err(other),
+            }
+        };
+        Ok(match state.request("order", None, lookup)? {
+            Some(order) => {
+                Dynamic::from_map(convert::order(order, &mut convert::Interner::default()))
+            }
+            None => Dynamic::UNIT,
+        })
     }
 
     /// Every trade of the account, all pages fetched.

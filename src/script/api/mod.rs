@@ -112,9 +112,16 @@ fn text_field(function: &str, map: &Map, key: &str) -> Outcome<Option<String>> {
             let text = v.to_string();
             Ok((!text.trim().is_empty()).then_some(text))
         }
-        Some(v) if v.is_int() => Ok(Some(v.to_string())),
+        // A token id is a decimal number, so an INT is one; every other id is a hex string.
+        Some(v) if v.is_int() && key == "asset_id" => Ok(Some(v.to_string())),
         Some(v) => Err(failure(format!(
-            "{function}: `{key}` must be a string, not {}",
+            "{function}: `{key}` must be a string ({}), not {}",
+            match key {
+                "market" => "a condition id such as \"0x5f…\"",
+                "asset_id" => "a token id",
+                "maker_address" => "an address such as \"0xab…\"",
+                _ => "an order or trade id such as \"0x1a…\"",
+            },
             v.type_name()
         ))),
     }
