@@ -1,0 +1,1 @@
+//! Reading a run back from the audit log.
