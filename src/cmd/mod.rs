@@ -13,7 +13,9 @@
 //! | `schedule`, `heartbeat` | [`schedule`] |
 //! | `sim` | [`sim`] |
 //! | `auth` | [`auth`] |
+//! | `audit`, `audit reconcile` | [`audit`] |
 
+pub mod audit;
 pub mod auth;
 pub mod exec;
 pub mod repl;
@@ -120,6 +122,7 @@ fn execute(cli: Cli) -> CommandResult {
         Command::Heartbeat(args) => schedule::heartbeat(&global, &args),
         Command::Sim(args) => sim::sim(&args),
         Command::Auth(args) => auth::auth(&global, &args),
+        Command::Audit(args) => audit::audit(&global, &args),
     }
 }
 
