@@ -50,8 +50,8 @@ fn json(value: &impl serde::Serialize) -> String {
 }
 
 fn show(select: &AuditSelect) -> CommandResult {
-    let report = read::read_run(&log_path(select), select.run.as_deref())
-        .map_err(|e| read_failed(&e))?;
+    let report =
+        read::read_run(&log_path(select), select.run.as_deref()).map_err(|e| read_failed(&e))?;
     if select.json {
         print(&json(&report));
     } else {

@@ -273,9 +273,9 @@ fn report(run: &RunRecords) -> RunReport {
         }
     }
     uncertain.retain(|id| !canceled.contains(id) && !not_canceled.contains_key(id));
-    report
-        .never_sent
-        .retain(|id| !canceled.contains(id) && !not_canceled.contains_key(id) && !uncertain.contains(id));
+    report.never_sent.retain(|id| {
+        !canceled.contains(id) && !not_canceled.contains_key(id) && !uncertain.contains(id)
+    });
     report.canceled = canceled;
     report.not_canceled = not_canceled;
     report.unknown = uncertain;
@@ -359,7 +359,11 @@ impl RunReport {
             let _ = writeln!(text, "  would cancel: {}", self.would_cancel.len());
         }
         if self.reconciled > 0 {
-            let _ = writeln!(text, "  reconciled:   {} read from the exchange", self.reconciled);
+            let _ = writeln!(
+                text,
+                "  reconciled:   {} read from the exchange",
+                self.reconciled
+            );
         }
         if self.unreadable_lines > 0 {
             let _ = writeln!(
@@ -376,7 +380,11 @@ impl RunReport {
                 self.unknown.len(),
                 super::plural(self.unknown.len() as u64),
                 self.run,
-                if self.unknown.len() == 1 { "it" } else { "them" }
+                if self.unknown.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
             );
         }
         text

@@ -107,7 +107,8 @@ impl Reconciled {
 }
 
 fn same_host(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/').eq_ignore_ascii_case(b.trim_end_matches('/'))
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 /// Reads the exchange for the unknown ids of run `run` (default: the last) of the log at
@@ -181,9 +182,7 @@ pub async fn reconcile(
                 path: path.to_owned(),
                 source,
             })?;
-        found
-            .statuses
-            .extend(record.statuses.into_iter().flatten());
+        found.statuses.extend(record.statuses.into_iter().flatten());
     }
     Ok((report, found))
 }
