@@ -103,6 +103,9 @@ pub enum Command {
     /// API credentials from a wallet's private key (derive, create), and the account's API keys
     /// (keys, delete).
     Auth(AuthArgs),
+    /// What a run did, read back from the audit log (default: the last run); `audit reconcile`
+    /// reads the exchange for the orders whose outcome is unknown.
+    Audit(AuditArgs),
     /// Compile a playbook without running it: syntax errors and unknown functions.
     Check(CheckArgs),
     /// Print the script API reference (Markdown), generated from the registered functions.
@@ -127,6 +130,35 @@ pub enum Shell {
     Zsh,
     Fish,
     Powershell,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub action: Option<AuditAction>,
+    #[command(flatten)]
+    pub select: AuditSelect,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum AuditAction {
+    /// Read the exchange for every order of the run whose outcome is unknown (GET
+    /// /data/order/{id}) and append what was found to the log (`reconciled` records).
+    Reconcile(AuditSelect),
+}
+
+/// Which run of which audit log.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditSelect {
+    /// The run: its id, or the start of it (default: the last run in the log).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// The report as JSON on stdout (every id, not only counts).
+    #[arg(long)]
+    pub json: bool,
+    /// The audit log to read (default $XDG_STATE_HOME/clobscript/audit.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

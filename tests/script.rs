@@ -294,7 +294,10 @@ fn dry_run_reports_what_would_be_canceled_and_leaves_the_exchange_untouched() {
         out.stderr
     );
     let audit = exchange.audit();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["phase"], "run");
+    assert_eq!(audit[0]["dry_run"], true);
+    let audit = &audit[1..];
     assert_eq!(audit[0]["phase"], "dry_run");
     assert_eq!(ids(&audit[0]["would_cancel"]), sorted(&[OLD_A, OLD_B]));
 }
@@ -420,7 +423,8 @@ fn cancel_all_without_a_guard_uses_the_cancel_all_endpoint() {
     out.status(0);
     assert_only_canceled(&before, &exchange.statuses(), OPEN);
     let audit = exchange.audit();
-    assert_eq!(audit[0]["request"], "DELETE /cancel-all");
+    assert_eq!(audit[0]["phase"], "run");
+    assert_eq!(audit[1]["request"], "DELETE /cancel-all");
 }
 
 #[test]
@@ -436,6 +440,10 @@ fn the_audit_log_records_each_request_before_sending_and_its_outcome() {
     let out = exchange.clobscript().arg("run").arg(&script).run();
     out.status(0);
     let audit = exchange.audit();
+    assert_eq!(audit[0]["phase"], "run", "the run begins the log");
+    let run = &audit[0]["run"];
+    assert!(audit.iter().all(|r| &r["run"] == run));
+    let audit = &audit[1..];
     let phases: Vec<(&str, &str)> = audit
         .iter()
         .map(|r| {
@@ -460,8 +468,6 @@ fn the_audit_log_records_each_request_before_sending_and_its_outcome() {
     let not_canceled = audit[3]["not_canceled"].as_object().expect("map");
     assert!(not_canceled.contains_key(CANCELED_OLD));
     assert!(not_canceled.contains_key("0xdoesnotexist"));
-    let run = &audit[0]["run"];
-    assert!(audit.iter().all(|r| &r["run"] == run));
     assert!(audit.iter().all(|r| r["host"] == exchange.sim().url()));
     assert!(audit.iter().all(|r| {
         r["script"]
@@ -481,7 +487,7 @@ fn audit_moves_to_the_file_given() {
         .arg(&target)
         .run();
     out.status(0);
-    assert_eq!(read_json_lines(&target).len(), 2);
+    assert_eq!(read_json_lines(&target).len(), 3, "run, sending, done");
     assert!(exchange.audit().is_empty());
 }
 

@@ -430,6 +430,9 @@ fn heartbeat_keeps_the_dead_mans_switch_armed_while_watching() {
     let mut watch = Watch::start(&exchange, &[script.to_str().expect("utf-8"), "--heartbeat"]);
     watch.until_stdout("tick", 1);
     assert!(exchange.sim().heartbeat_armed(&key), "a heartbeat was sent");
-    watch.terminate().status(0).stderr_has("heartbeats started");
+    watch
+        .terminate()
+        .status(0)
+        .stderr_has("first heartbeat acknowledged");
     assert_eq!(exchange.sim().open_order_ids().len(), OPEN.len());
 }

@@ -14,7 +14,9 @@
 //! | `sim` | [`sim`] |
 //! | `auth` | [`auth`] |
 //! | `watch` | [`watch`] |
+//! | `audit`, `audit reconcile` | [`audit`] |
 
+pub mod audit;
 pub mod auth;
 pub mod completions;
 pub mod exec;
@@ -154,6 +156,7 @@ fn execute(cli: Cli) -> CommandResult {
         Command::Watch(args) => watch::watch(&global, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),
+        Command::Audit(args) => audit::audit(&global, &args),
     }
 }
 

@@ -18,6 +18,8 @@ pub fn repl(global: &GlobalArgs, args: &ReplArgs) -> CommandResult {
     let host = Host::new(options.host_options()?).map_err(|e| CommandError::new(Exit::Usage, e))?;
     let session = Session::connect(global, &args.exec)?;
     host.connect(session.backend());
+    host.begin_run("<repl>")
+        .map_err(|e| CommandError::new(Exit::Usage, e))?;
     let mut repl = Repl::new(host, args.exec.timeout, interactive);
     signals::repl(&session.handle(), repl.interrupt_hook());
     let exchange = match session.sim() {

@@ -11,12 +11,14 @@ use tokio::runtime::Handle;
 
 use super::api;
 use super::args::ScriptArgs;
+use super::cancels::{
+    AuditContext, AuditLog, AuditOpenError, AuditTarget, AuditWriteError, Phase, Record, Safety,
+};
 use super::check::{self, KnownFunctions};
 use super::docs::{self, AreaDoc, FnDoc};
 use super::errors::{self, Explain, ScriptError};
 use super::handlers::Registry;
 use super::interrupt::{Deadline, Interrupt, StopReason};
-use super::safety::{AuditContext, AuditLog, AuditOpenError, AuditTarget, Safety};
 use crate::clob::{Client, ClientStats};
 use crate::exit::Exit;
 
@@ -227,7 +229,7 @@ impl Summary {
         let mut line = format!(
             "{} request{}",
             self.requests,
-            super::safety::plural(self.requests)
+            super::cancels::plural(self.requests)
         );
         if self.retries > 0 {
             line.push_str(&format!(
@@ -239,7 +241,7 @@ impl Summary {
         line.push_str(&format!(
             ", {} order{} canceled, {} not canceled",
             self.canceled,
-            super::safety::plural(self.canceled),
+            super::cancels::plural(self.canceled),
             self.not_canceled
         ));
         if self.unknown > 0 || self.unsent > 0 {
@@ -252,7 +254,7 @@ impl Summary {
             line.push_str(&format!(
                 "; rate limit: {} request{} refused and sent again, {:.1}s waiting",
                 self.refused,
-                super::safety::plural(self.refused),
+                super::cancels::plural(self.refused),
                 self.rate_limit_wait.as_secs_f64()
             ));
         }
@@ -260,7 +262,7 @@ impl Summary {
             line.push_str(&format!(
                 "; dry run: {} order{} would have been canceled, no cancel was sent",
                 self.would_cancel,
-                super::safety::plural(self.would_cancel)
+                super::cancels::plural(self.would_cancel)
             ));
         }
         line
@@ -278,7 +280,7 @@ pub(crate) struct HostState {
     baseline: Mutex<ClientStats>,
     pub(crate) interrupt: Interrupt,
     pub(crate) safety: Safety,
-    pub(crate) counters: super::cancels::Counters,
+    pub(crate) counters: super::cancels::observer::Counters,
     /// When the current bounded evaluation's `--timeout` runs out.
     pub(crate) deadline: Mutex<Option<std::time::Instant>>,
     pub(crate) args: ScriptArgs,
@@ -399,7 +401,7 @@ impl Host {
             baseline: Mutex::new(ClientStats::default()),
             interrupt: options.interrupt.clone().unwrap_or_default(),
             safety: Safety::new(options.dry_run, options.max_cancels, audit),
-            counters: super::cancels::Counters::default(),
+            counters: super::cancels::observer::Counters::default(),
             deadline: Mutex::new(None),
             args: options.args,
             print_to_stderr: AtomicBool::new(options.print_to_stderr),
@@ -431,6 +433,28 @@ impl Host {
         *lock(&self.state.baseline) = stats;
         lock(&self.state.audit_context).host = host;
         true
+    }
+
+    /// Begins a run in the audit log: a `run` record (script, host, dry run, limit), written
+    /// and flushed before anything is sent. A log that cannot be written is reported here, so
+    /// the run never starts (exit 2). Call after [`Host::connect`], before evaluating.
+    pub fn begin_run(&self, script: &str) -> Result<(), AuditWriteError> {
+        lock(&self.state.audit_context).script = script.to_owned();
+        let record = Record {
+            dry_run: Some(self.state.safety.is_dry_run()),
+            max_cancels: self.state.safety.max_cancels(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            phase: Some(Phase::Run),
+            ..Record::default()
+        };
+        self.state
+            .safety
+            .write_ahead(&self.state.audit_context(), &record)
+    }
+
+    /// The audit log's id of this host's run, if it keeps a log.
+    pub fn run_id(&self) -> Option<&str> {
+        self.state.safety.log().map(AuditLog::run_id)
     }
 
     /// Compiles a script file. Unreadable files and syntax errors are exit-2 errors.
@@ -644,7 +668,7 @@ impl Host {
 
     /// The audit log file, if this host keeps one.
     pub fn audit_path(&self) -> Option<&Path> {
-        self.state.safety.audit.as_ref().map(AuditLog::path)
+        self.state.safety.log().map(AuditLog::path)
     }
 
     /// Requests and cancels since the host was connected.

@@ -22,10 +22,12 @@ pub enum StopReason {
     Interrupted,
     /// The `--timeout` wall-clock limit passed.
     Timeout(Duration),
-    /// A safety guard (`--max-cancels`, an unwritable audit log) refused to go on.
+    /// A safety guard (`--max-cancels`) refused to go on.
     Guard(String),
     /// A script parameter was missing or of the wrong type.
     BadArgument(String),
+    /// The audit log could not be written, so what it would have announced was not done.
+    AuditLog(String),
 }
 
 impl StopReason {
@@ -36,7 +38,7 @@ impl StopReason {
             // A script that overruns its time budget failed; the scheduler counts it as such.
             StopReason::Timeout(_) => Exit::ScriptFailed,
             StopReason::Guard(_) => Exit::Guard,
-            StopReason::BadArgument(_) => Exit::Usage,
+            StopReason::BadArgument(_) | StopReason::AuditLog(_) => Exit::Usage,
         }
     }
 
@@ -50,7 +52,9 @@ impl StopReason {
                 "timed out: the script ran longer than --timeout {} and was stopped",
                 humantime::format_duration(*limit)
             ),
-            StopReason::Guard(message) | StopReason::BadArgument(message) => message.clone(),
+            StopReason::Guard(message)
+            | StopReason::BadArgument(message)
+            | StopReason::AuditLog(message) => message.clone(),
         }
     }
 }
@@ -110,9 +114,9 @@ impl Interrupt {
     /// or a bad parameter stopped a call that the script then caught with `try`/`catch`.
     pub fn swallowed_stop(&self) -> Option<ScriptError> {
         match self.reason()? {
-            reason @ (StopReason::Guard(_) | StopReason::BadArgument(_)) => {
-                Some(ScriptError::plain(reason.exit(), reason.message()))
-            }
+            reason @ (StopReason::Guard(_)
+            | StopReason::BadArgument(_)
+            | StopReason::AuditLog(_)) => Some(ScriptError::plain(reason.exit(), reason.message())),
             _ => None,
         }
     }

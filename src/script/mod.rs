@@ -43,7 +43,7 @@
 mod api;
 mod args;
 mod arrays;
-mod cancels;
+pub mod cancels;
 mod check;
 mod convert;
 mod docs;
@@ -54,10 +54,11 @@ mod interrupt;
 mod output;
 mod resolver;
 mod run;
-mod safety;
 mod time;
 
 pub use args::{ArgError, ScriptArgs};
+pub(crate) use cancels::plural;
+pub use cancels::{AuditOpenError, AuditTarget, AuditWriteError};
 pub(crate) use convert::{ORDER_FIELDS, TRADE_FIELDS};
 pub use docs::{AreaDoc, FnDoc};
 pub use engine::{Backend, Host, HostOptions, Limits, Script, SourceText, Summary};
@@ -70,5 +71,3 @@ pub use interrupt::{Interrupt, StopReason};
 pub use output::StderrLines;
 pub(crate) use output::{render_record, render_table};
 pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};
-pub(crate) use safety::plural;
-pub use safety::{AuditOpenError, AuditTarget};

@@ -161,7 +161,7 @@ pub(crate) async fn with_progress<F: Future>(
                 let requests = client.stats().requests.saturating_sub(requests_before);
                 bar.set_message(format!(
                     "{label}: {requests} request{} so far, {:.1}s",
-                    super::safety::plural(requests),
+                    super::cancels::plural(requests),
                     started.elapsed().as_secs_f64()
                 ));
                 bar.tick();

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::args::ScriptArgs;
+use super::cancels::AuditTarget;
 use super::engine::{Backend, Host, HostOptions, Script, Summary};
 use super::errors::ScriptError;
 use super::interrupt::Interrupt;
-use super::safety::AuditTarget;
 use crate::exit::Exit;
 
 /// Everything that shapes one run of a script.
@@ -193,6 +193,12 @@ impl PreparedRun {
             timeout,
         } = self;
         host.connect(backend);
+        if let Err(e) = host.begin_run(&script.source().name) {
+            return RunOutcome::failed(
+                ScriptError::plain(Exit::Usage, e.to_string()),
+                started.elapsed(),
+            );
+        }
         let mut scope = host.new_scope();
         let result = host.eval_bounded(&script, &mut scope, timeout);
         let duration = started.elapsed();

@@ -20,7 +20,6 @@ use areas::{
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, NativeCallContext, Position};
@@ -28,9 +27,9 @@ use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, NativeCallContex
 use super::engine::{HostRef, HostState};
 use super::interrupt::StopReason;
 use super::{args, convert, output};
-use crate::clob::{CancelResponse, Client, ClobError, OrderFilter, Side, TradeFilter};
+use crate::clob::{Client, ClobError, OrderFilter, Side, TradeFilter};
 
-type Outcome<T> = Result<T, Box<EvalAltResult>>;
+pub(crate) type Outcome<T> = Result<T, Box<EvalAltResult>>;
 
 /// One area of the script API, in reference order.
 pub(crate) struct AreaInfo {
@@ -92,7 +91,7 @@ pub(crate) fn modules() -> Vec<(&'static str, Module)> {
     ]
 }
 
-fn failure(message: impl Into<String>) -> Box<EvalAltResult> {
+pub(crate) fn failure(message: impl Into<String>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(message.into().into(), Position::NONE).into()
 }
 
@@ -244,7 +243,7 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<ImmutableString>> {
         .collect()
 }
 
-fn dedup(mut ids: Vec<ImmutableString>) -> Vec<ImmutableString> {
+pub(crate) fn dedup(mut ids: Vec<ImmutableString>) -> Vec<ImmutableString> {
     let first: Vec<bool> = {
         let mut seen = HashSet::with_capacity(ids.len());
         ids.iter().map(|id| seen.insert(id.as_str())).collect()

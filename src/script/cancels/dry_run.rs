@@ -1,0 +1,152 @@
+//! The dry run's side of the cancel path: the listing of what would be canceled (a table of
+//! the first rows, every row in the result) and the real run's plan.
+
+use std::time::Duration;
+
+use rhai::{Array, Dynamic, ImmutableString, Map};
+
+use crate::clob::CancelPlan;
+
+/// Rows of a dry run's listing shown as a table (all of them are in the `--json` result).
+pub(crate) const LISTED_ROWS: usize = 20;
+
+/// A dry run's listing: one row per id, with what the script's order maps tell of it (id in
+/// full, market, outcome, side, price, size left, age).
+pub(crate) fn listing_rows(ids: &[ImmutableString], orders: Option<&Array>, now: i64) -> Array {
+    let mut known: std::collections::HashMap<ImmutableString, Map> =
+        std::collections::HashMap::new();
+    for item in orders.into_iter().flatten() {
+        let Some(order) = item.read_lock::<Map>() else {
+            continue;
+        };
+        let Some(id) = order
+            .get("id")
+            .and_then(|v| v.read_lock::<ImmutableString>().map(|s| s.clone()))
+        else {
+            continue;
+        };
+        let mut row = Map::new();
+        row.insert("id".into(), Dynamic::from(id.clone()));
+        for key in ["market", "outcome", "side", "price"] {
+            if let Some(value) = order.get(key) {
+                row.insert(key.into(), value.clone());
+            }
+        }
+        let number = |key: &str| {
+            order.get(key).and_then(|v| {
+                v.as_float()
+                    .ok()
+                    .or_else(|| v.as_int().ok().map(|i| i as f64))
+            })
+        };
+        if let Some(original) = number("original_size") {
+            let left = original - number("size_matched").unwrap_or(0.0);
+            row.insert("size_left".into(), Dynamic::from_float(left));
+        }
+        if let Some(created) = order.get("created_at").and_then(|v| v.as_int().ok())
+            && created > 0
+        {
+            let age = Duration::from_secs(now.saturating_sub(created).max(0) as u64);
+            row.insert(
+                "age".into(),
+                Dynamic::from(humantime::format_duration(age).to_string()),
+            );
+        }
+        known.insert(id, row);
+    }
+    ids.iter()
+        .map(|id| {
+            let row = known.remove(id).unwrap_or_else(|| {
+                let mut row = Map::new();
+                row.insert("id".into(), Dynamic::from(id.clone()));
+                row
+            });
+            Dynamic::from_map(row)
+        })
+        .collect()
+}
+
+/// The first `limit` rows as a table, and how many there are in all.
+pub(crate) fn listing_table(rows: &Array, limit: usize) -> String {
+    let columns: Vec<String> = [
+        "id",
+        "market",
+        "outcome",
+        "side",
+        "price",
+        "size_left",
+        "age",
+    ]
+    .into_iter()
+    .filter(|c| {
+        *c == "id"
+            || rows
+                .iter()
+                .take(limit)
+                .any(|r| r.read_lock::<Map>().is_some_and(|m| m.contains_key(*c)))
+    })
+    .map(str::to_owned)
+    .collect();
+    let shown: Array = rows.iter().take(limit).cloned().collect();
+    let mut text = crate::script::output::render_table(&shown, Some(columns));
+    let total = rows.len();
+    if total > limit {
+        text.push_str(&format!(
+            "\n… and {} more: {total} orders would be canceled (all of them with --json)",
+            total - limit
+        ));
+    } else {
+        text.push_str(&format!(
+            "\n{total} order{} would be canceled",
+            super::plural(total as u64)
+        ));
+    }
+    text
+}
+
+/// `dry run: 5000 cancels in 42 requests of up to 120 ids, about 1m 1s at the standard tier`.
+pub(crate) fn describe_plan(function: &str, plan: &CancelPlan) -> String {
+    let tier = if plan.pacer.unmetered {
+        "the exchange meters nothing".to_owned()
+    } else if plan.pacer.tier.is_some() {
+        format!("at the {} tier", plan.pacer.assumed_tier)
+    } else {
+        format!(
+            "at the {} tier (assumed until the exchange reports it)",
+            plan.pacer.assumed_tier
+        )
+    };
+    format!(
+        "dry run: {function} would send {} cancel{} in {} request{} of up to {} ids, taking about {} ({tier}); nothing was sent",
+        plan.ids,
+        super::plural(plan.ids as u64),
+        plan.requests,
+        super::plural(plan.requests as u64),
+        plan.batch_limit,
+        humantime::format_duration(Duration::from_millis(plan.duration.as_millis() as u64)),
+    )
+}
+
+/// The plan as a map for the script's result.
+pub(crate) fn plan_map(plan: &CancelPlan) -> Map {
+    let mut map = Map::new();
+    map.insert("requests".into(), Dynamic::from_int(plan.requests as i64));
+    map.insert(
+        "batch_limit".into(),
+        Dynamic::from_int(plan.batch_limit as i64),
+    );
+    map.insert(
+        "seconds".into(),
+        Dynamic::from_float((plan.duration.as_secs_f64() * 1000.0).round() / 1000.0),
+    );
+    map.insert(
+        "tier".into(),
+        Dynamic::from(plan.pacer.assumed_tier.name().to_owned()),
+    );
+    map.insert(
+        "tier_known".into(),
+        Dynamic::from_bool(plan.pacer.tier.is_some()),
+    );
+    map.insert("unmetered".into(), Dynamic::from_bool(plan.pacer.unmetered));
+    map
+}
