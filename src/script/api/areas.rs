@@ -277,6 +277,87 @@ pub(super) mod market_api {
         decimal_result("spread", spread)
     }
 
+    /// The books of many tokens in one request: a map from token id to book (as `book`
+    /// returns it). Tokens without a book are left out. Takes token ids (strings); duplicates
+    /// are asked for once.
+    ///
+    /// ```rhai
+    /// let books = books(open_orders().map(|o| o.asset_id));
+    /// ```
+    #[rhai_fn(volatile, return_raw, global, pure)]
+    pub fn books(ctx: NativeCallContext, tokens: &mut Array) -> Result<Map, Box<EvalAltResult>> {
+        let state = host(&ctx)?;
+        let tokens = token_ids("books", tokens)?;
+        if tokens.is_empty() {
+            return Ok(Map::new());
+        }
+        let client = state.client()?;
+        let ids: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let books = state.request("books", Some("fetching books"), client.books(&ids))?;
+        Ok(books
+            .into_iter()
+            .map(|b| (b.asset_id.as_str().into(), Dynamic::from_map(convert::book(b))))
+            .collect())
+    }
+
+    /// Midpoints of many tokens in one request: a map from token id to float. Tokens without
+    /// a book are left out, so `tok in mids` tells which have one.
+    ///
+    /// ```rhai
+    /// let mids = midpoints(["7132…", "4410…"]);
+    /// ```
+    #[rhai_fn(volatile, return_raw, global, pure)]
+    pub fn midpoints(
+        ctx: NativeCallContext,
+        tokens: &mut Array,
+    ) -> Result<Map, Box<EvalAltResult>> {
+        let state = host(&ctx)?;
+        let tokens = token_ids("midpoints", tokens)?;
+        if tokens.is_empty() {
+            return Ok(Map::new());
+        }
+        let client = state.client()?;
+        let ids: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let mids = state.request("midpoints", None, client.midpoints(&ids))?;
+        decimal_map("midpoints", mids)
+    }
+
+    /// Best prices on one side (`"BUY"` or `"SELL"`) for many tokens in one request: a map
+    /// from token id to float. Tokens without a book or without orders on that side are left
+    /// out.
+    #[rhai_fn(volatile, return_raw, global, pure)]
+    pub fn prices(
+        ctx: NativeCallContext,
+        tokens: &mut Array,
+        side: &str,
+    ) -> Result<Map, Box<EvalAltResult>> {
+        let state = host(&ctx)?;
+        let side = super::side(side)?;
+        let tokens = token_ids("prices", tokens)?;
+        if tokens.is_empty() {
+            return Ok(Map::new());
+        }
+        let client = state.client()?;
+        let ids: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let prices = state.request("prices", None, client.prices(&ids, side))?;
+        decimal_map("prices", prices)
+    }
+
+    /// Spreads of many tokens in one request: a map from token id to float. Tokens without a
+    /// book are left out.
+    #[rhai_fn(volatile, return_raw, global, pure)]
+    pub fn spreads(ctx: NativeCallContext, tokens: &mut Array) -> Result<Map, Box<EvalAltResult>> {
+        let state = host(&ctx)?;
+        let tokens = token_ids("spreads", tokens)?;
+        if tokens.is_empty() {
+            return Ok(Map::new());
+        }
+        let client = state.client()?;
+        let ids: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let spreads = state.request("spreads", None, client.spreads(&ids))?;
+        decimal_map("spreads", spreads)
+    }
+
     /// The minimum price increment.
     #[rhai_fn(volatile, return_raw, global)]
     pub fn tick_size(ctx: NativeCallContext, token_id: &str) -> Result<f64, Box<EvalAltResult>> {

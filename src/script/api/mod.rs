@@ -304,6 +304,41 @@ fn side(text: &str) -> Outcome<Side> {
     }
 }
 
+/// Token ids from an array of strings (or whole numbers), each once, in first-seen order.
+fn token_ids(function: &str, items: &Array) -> Outcome<Vec<String>> {
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut ids = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let id = if let Some(text) = item.read_lock::<ImmutableString>() {
+            text.trim().to_owned()
+        } else if item.is_int() {
+            item.to_string()
+        } else {
+            return Err(failure(format!(
+                "{function}: item {index} is {}; pass token ids (strings)",
+                item.type_name()
+            )));
+        };
+        if id.is_empty() {
+            return Err(failure(format!(
+                "{function}: item {index} is an empty string, not a token id"
+            )));
+        }
+        if seen.insert(id.clone()) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// A map of decimal strings by token id as a map of floats.
+fn decimal_map(function: &str, values: BTreeMap<String, String>) -> Outcome<Map> {
+    values
+        .into_iter()
+        .map(|(token, text)| Ok((token.into(), Dynamic::from_float(decimal_result(function, text)?))))
+        .collect()
+}
+
 fn decimal_result(function: &str, text: String) -> Outcome<f64> {
     text.trim().parse::<f64>().map_err(|_| {
         failure(format!(
