@@ -41,7 +41,10 @@ fn batch_calls_answer_what_the_single_token_endpoints_answer_in_one_request_each
         let books = client.books(&asked).await.expect("books");
         assert_eq!(server.requests_served() - before, 5, "one request per call");
 
-        assert!(!mids.contains_key(NO_BOOK), "a token without a book is left out");
+        assert!(
+            !mids.contains_key(NO_BOOK),
+            "a token without a book is left out"
+        );
         assert_eq!(mids.len(), tokens.len());
         assert_eq!(books.len(), tokens.len());
         for (token, book) in tokens.iter().zip(&books) {
@@ -117,7 +120,10 @@ fn the_script_functions_return_maps_by_token_with_floats() {
     assert!(value["spreads"][TOKEN_B].is_f64(), "{value}");
     assert!(value["bids"][TOKEN_A_YES].as_f64() < value["asks"][TOKEN_A_YES].as_f64());
     let bids = &value["books"][TOKEN_A_YES]["bids"];
-    assert!(bids[0]["price"].as_f64() >= bids[1]["price"].as_f64(), "best first");
+    assert!(
+        bids[0]["price"].as_f64() >= bids[1]["price"].as_f64(),
+        "best first"
+    );
     assert_eq!(value["none"], serde_json::json!({}));
 }
 

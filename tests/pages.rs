@@ -87,7 +87,10 @@ async fn compare_at(page_size: usize, orders: usize) {
         .await
         .expect("reading ahead");
     let served = server.requests_served() - before;
-    assert_eq!(read, walked, "page size {page_size}: same orders, same order");
+    assert_eq!(
+        read, walked,
+        "page size {page_size}: same orders, same order"
+    );
     assert!(
         (open_pages..open_pages + WINDOW as u64).contains(&served),
         "page size {page_size}: {served} requests for {open_pages} pages"

@@ -54,6 +54,7 @@ mod resolver;
 mod run;
 mod safety;
 mod time;
+mod values;
 
 pub use args::{ArgError, ScriptArgs};
 pub(crate) use convert::{ORDER_FIELDS, TRADE_FIELDS};
@@ -66,3 +67,4 @@ pub(crate) use output::{render_record, render_table};
 pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};
 pub(crate) use safety::plural;
 pub use safety::{AuditOpenError, AuditTarget};
+pub(crate) use values::{as_map, is_record};

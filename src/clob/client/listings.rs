@@ -220,9 +220,7 @@ impl Client {
     /// [`Client::fetch_page`] on its own task, aborted when the handle is dropped.
     fn spawn_page(&self, call: Call) -> PageTask {
         let client = self.clone();
-        AbortOnDropHandle::new(tokio::spawn(
-            async move { client.fetch_page(call).await },
-        ))
+        AbortOnDropHandle::new(tokio::spawn(async move { client.fetch_page(call).await }))
     }
 }
 
@@ -286,7 +284,11 @@ mod tests {
         );
         assert_eq!(predicted(500, 500, 499, &encode_cursor(999)), None, "short");
         assert_eq!(predicted(0, 0, 500, "opaque"), None, "not an offset");
-        assert_eq!(predicted(0, 0, 500, &encode_cursor(400)), None, "wrong offset");
+        assert_eq!(
+            predicted(0, 0, 500, &encode_cursor(400)),
+            None,
+            "wrong offset"
+        );
         assert_eq!(predicted(0, 0, 0, "MA=="), None, "empty page");
     }
 }

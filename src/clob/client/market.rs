@@ -73,7 +73,10 @@ impl Client {
 
     /// `POST /midpoints`: midpoints by token id, as the exchange's decimal strings. A token
     /// without a book is left out.
-    pub async fn midpoints(&self, token_ids: &[&str]) -> Result<BTreeMap<String, String>, ClobError> {
+    pub async fn midpoints(
+        &self,
+        token_ids: &[&str],
+    ) -> Result<BTreeMap<String, String>, ClobError> {
         self.batch_decimals("/midpoints", token_ids).await
     }
 

@@ -268,7 +268,7 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<ImmutableString>> {
         .map(|(index, item)| {
             // Ids are shared with the script's own strings, not copied.
             let text = |value: &Dynamic| value.read_lock::<ImmutableString>().map(|s| s.clone());
-            if let Some(id) = text(item) {
+            if let Some(id) = text(item).or_else(|| super::values::order_id(item)) {
                 return Ok(id);
             }
             if let Some(map) = item.read_lock::<Map>()
@@ -335,7 +335,12 @@ fn token_ids(function: &str, items: &Array) -> Outcome<Vec<String>> {
 fn decimal_map(function: &str, values: BTreeMap<String, String>) -> Outcome<Map> {
     values
         .into_iter()
-        .map(|(token, text)| Ok((token.into(), Dynamic::from_float(decimal_result(function, text)?))))
+        .map(|(token, text)| {
+            Ok((
+                token.into(),
+                Dynamic::from_float(decimal_result(function, text)?),
+            ))
+        })
         .collect()
 }
 
