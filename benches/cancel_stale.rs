@@ -46,12 +46,20 @@ struct Options {
     sizes: Vec<usize>,
     runs: Option<usize>,
     python: Option<PathBuf>,
+    /// Also compare reading pages ahead with the sequential walk at this round trip.
+    latency: Option<Duration>,
+    /// Also measure peak memory of the large listings.
+    memory: bool,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--measure") {
         measure_child(&args[1..]);
+        return;
+    }
+    if args.first().map(String::as_str) == Some("--floor-client") {
+        floor::main();
         return;
     }
     let options = match parse_options(&args) {
@@ -85,20 +93,23 @@ fn main() {
     );
     for &size in &options.sizes {
         let runs = options.runs.unwrap_or(if size >= 100_000 { 3 } else { 7 });
-        bench.cancel_stale(size, runs, Tool::Clobscript);
+        bench.compare_to_floor(size, runs);
     }
 
-    // The same playbook without its field selection: every order map carries all 15 fields.
-    let full = state.path().join("cancel_stale_full_maps.rhai");
+    // The same playbook with a field selection: orders as maps of `id` and `created_at`.
+    let full = state.path().join("cancel_stale_lean_maps.rhai");
     let playbook =
         std::fs::read_to_string(root.join("scripts/cancel_stale.rhai")).expect("read the playbook");
-    let without_fields = playbook.replace(
-        "let query = #{ fields: [\"created_at\"] };",
+    let with_fields = playbook.replace(
         "let query = #{};",
+        "let query = #{ fields: [\"created_at\"] };",
     );
-    assert_ne!(playbook, without_fields, "the playbook selects its fields");
-    std::fs::write(&full, without_fields).expect("write the full-map variant");
-    println!("the same with full order maps (no `fields` selection):");
+    assert_ne!(
+        playbook, with_fields,
+        "the playbook's query is where it was"
+    );
+    std::fs::write(&full, with_fields).expect("write the lean-map variant");
+    println!("the same with lean maps (`open_orders(#{{ fields: [\"created_at\"] }})`):");
     for &size in &options.sizes {
         let runs = options.runs.unwrap_or(if size >= 100_000 { 3 } else { 7 });
         bench.cancel_stale(size, runs, Tool::Script(&full));
@@ -107,6 +118,15 @@ fn main() {
     println!();
     bench.startup();
     bench.filter_cost(100_000);
+
+    if let Some(latency) = options.latency {
+        println!();
+        bench.latency(20_000, latency, options.runs.unwrap_or(3));
+    }
+    if options.memory {
+        println!();
+        bench.memory();
+    }
 
     if let Some(python) = &options.python {
         println!();
@@ -127,6 +147,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         sizes: vec![1_000, 10_000, 100_000],
         runs: None,
         python: std::env::var_os("CLOBSCRIPT_BENCH_PYTHON").map(PathBuf::from),
+        latency: None,
+        memory: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -152,6 +174,13 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                 options.runs = Some(runs.max(1));
             }
             "--python" => options.python = Some(PathBuf::from(value()?)),
+            "--latency-ms" => {
+                let ms = value()?
+                    .parse::<u64>()
+                    .map_err(|e| format!("--latency-ms takes milliseconds ({e})"))?;
+                options.latency = Some(Duration::from_millis(ms));
+            }
+            "--memory" => options.memory = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -194,6 +223,10 @@ fn measure_child(command: &[String]) {
 
 enum Tool<'a> {
     Clobscript,
+    /// The minimal client in this binary (`--floor-client`).
+    Floor,
+    /// clobscript with the sequential page walk (`CLOBSCRIPT_PAGE_WINDOW=1`).
+    Sequential,
     /// clobscript running another script (the playbook with full order maps).
     Script(&'a Path),
     Python(&'a Path),
@@ -205,10 +238,24 @@ struct Bench<'a> {
     state: &'a Path,
 }
 
+/// The medians of one measured configuration, for ratios.
+#[derive(Clone, Debug, Default)]
+struct Figures {
+    wall: Duration,
+    max_rss_kb: u64,
+    /// The ids still open afterwards, from the last run.
+    left_open: Vec<String>,
+}
+
 impl Bench<'_> {
     fn start_sim(&self, open: usize) -> SimServer {
+        self.start_sim_with(open, None)
+    }
+
+    fn start_sim_with(&self, open: usize, latency: Option<Duration>) -> SimServer {
         let config = SimConfig {
             open_orders: Some(open),
+            latency,
             seed: 7,
             credentials: Credentials {
                 address: KEY_ADDRESS.to_owned(),
@@ -271,13 +318,115 @@ impl Bench<'_> {
         (usage, stderr)
     }
 
-    fn cancel_stale(&self, open: usize, runs: usize, tool: Tool) {
+    /// clobscript's cancel_stale and the floor client, alternating run by run.
+    fn compare_to_floor(&self, open: usize, runs: usize) {
+        let ours = self.cancel_stale(open, runs, Tool::Clobscript);
+        let floor = self.cancel_stale_quiet(open, runs, Tool::Floor, None);
+        println!(
+            "{:>8} {:>5} {:>10}   floor client; clobscript / floor = {:.2}x wall, {:.2}x peak RSS",
+            "",
+            runs,
+            format_duration(floor.wall),
+            ours.wall.as_secs_f64() / floor.wall.as_secs_f64().max(1e-9),
+            ours.max_rss_kb as f64 / (floor.max_rss_kb.max(1)) as f64,
+        );
+    }
+
+    /// Reading pages ahead against the sequential walk, at a round trip of `latency`.
+    fn latency(&self, open: usize, latency: Duration, runs: usize) {
+        println!(
+            "{open} open orders, simulator latency {} per request (median of {runs}):",
+            format_duration(latency)
+        );
+        let ahead = self.cancel_stale_quiet(open, runs, Tool::Clobscript, Some(latency));
+        let sequential = self.cancel_stale_quiet(open, runs, Tool::Sequential, Some(latency));
+        let floor = self.cancel_stale_quiet(open, runs, Tool::Floor, Some(latency));
+        println!(
+            "  pages read ahead {}, sequential walk {}, floor client (sequential) {}: ahead / sequential = {:.2}x; same orders left open: {}",
+            format_duration(ahead.wall),
+            format_duration(sequential.wall),
+            format_duration(floor.wall),
+            ahead.wall.as_secs_f64() / sequential.wall.as_secs_f64().max(1e-9),
+            ahead.left_open == sequential.left_open,
+        );
+    }
+
+    /// Peak memory (and wall time) of the large listings.
+    fn memory(&self) {
+        let scripts = self.state.join("memory");
+        std::fs::create_dir_all(&scripts).expect("a scripts folder");
+        let full = scripts.join("open_orders.rhai");
+        std::fs::write(&full, "let orders = open_orders();\norders.len()\n").expect("write");
+        let filtered = scripts.join("open_orders_filter.rhai");
+        std::fs::write(
+            &filtered,
+            "let orders = open_orders();\nlet buys = orders.filter(|o| o.side == \"BUY\");\n[orders.len(), buys.len()]\n",
+        )
+        .expect("write");
+        let report = self.root.join("scripts/report.rhai");
+        for (label, script, open) in [
+            ("open_orders(), whole orders", &full, 100_000),
+            ("open_orders() then filter", &filtered, 100_000),
+            ("scripts/report.rhai", &report, 100_000),
+        ] {
+            let sim = self.start_sim(open);
+            let mut usages: Vec<Usage> = (0..3)
+                .map(|_| {
+                    let (usage, stderr) =
+                        self.measure(self.command(&sim, BIN, &["run", &script.to_string_lossy()]));
+                    if !usage.ok {
+                        eprintln!("run failed:\n{stderr}");
+                        std::process::exit(1);
+                    }
+                    usage
+                })
+                .collect();
+            usages.sort_by_key(|u| u.wall);
+            let median = usages[1];
+            println!(
+                "{label} at {open} orders (median of 3): {}, peak RSS {:.0} MB",
+                format_duration(median.wall),
+                median.max_rss_kb as f64 / 1024.0
+            );
+        }
+        let size = 300_000;
+        let figures = self.cancel_stale_quiet(size, 1, Tool::Clobscript, None);
+        println!(
+            "cancel_stale at {size} orders: {}, peak RSS {:.0} MB",
+            format_duration(figures.wall),
+            figures.max_rss_kb as f64 / 1024.0
+        );
+    }
+
+    fn cancel_stale(&self, open: usize, runs: usize, tool: Tool) -> Figures {
+        self.cancel_stale_runs(open, runs, &tool, None, true)
+    }
+
+    fn cancel_stale_quiet(
+        &self,
+        open: usize,
+        runs: usize,
+        tool: Tool,
+        latency: Option<Duration>,
+    ) -> Figures {
+        self.cancel_stale_runs(open, runs, &tool, latency, false)
+    }
+
+    fn cancel_stale_runs(
+        &self,
+        open: usize,
+        runs: usize,
+        tool: &Tool,
+        latency: Option<Duration>,
+        print: bool,
+    ) -> Figures {
         let mut usages = Vec::with_capacity(runs);
         let mut requests = Vec::with_capacity(runs);
         let mut canceled_counts = Vec::with_capacity(runs);
         let mut minimum = 0;
+        let mut left_open = Vec::new();
         for _ in 0..runs {
-            let sim = self.start_sim(open);
+            let sim = self.start_sim_with(open, latency);
             let key = sim.credentials().api_key.clone();
             let before = sim.open_order_ids_of(&key).len();
             assert_eq!(before, open, "the simulator has the asked-for open orders");
@@ -297,13 +446,28 @@ impl Bench<'_> {
                     &python.to_string_lossy(),
                     &["benches/py_cancel_stale.py"],
                 ),
+                Tool::Floor => {
+                    let exe = std::env::current_exe().expect("the bench binary");
+                    self.command(&sim, &exe.to_string_lossy(), &["--floor-client"])
+                }
+                Tool::Sequential => {
+                    let mut command = self.command(
+                        &sim,
+                        BIN,
+                        &["run", "scripts/cancel_stale.rhai", "--arg", "minutes=30"],
+                    );
+                    command.env("CLOBSCRIPT_PAGE_WINDOW", "1");
+                    command
+                }
             };
             let (usage, stderr) = self.measure(command);
             if !usage.ok {
                 eprintln!("run failed:\n{stderr}");
                 std::process::exit(1);
             }
-            let after = sim.open_order_ids_of(&key).len();
+            left_open = sim.open_order_ids_of(&key);
+            left_open.sort();
+            let after = left_open.len();
             let canceled = before - after;
             minimum = open.div_ceil(PAGE_SIZE) + canceled.div_ceil(MAX_CANCEL_IDS);
             requests.push(sim.requests_served());
@@ -313,6 +477,14 @@ impl Bench<'_> {
         usages.sort_by_key(|u| u.wall);
         let median = usages[usages.len() / 2];
         let max_rss = usages.iter().map(|u| u.max_rss_kb).max().unwrap_or(0);
+        let figures = Figures {
+            wall: median.wall,
+            max_rss_kb: max_rss,
+            left_open,
+        };
+        if !print {
+            return figures;
+        }
         let requests_text = if requests.iter().all(|&r| r == requests[0]) {
             format!("{} ({minimum})", requests[0])
         } else {
@@ -328,6 +500,7 @@ impl Bench<'_> {
             format_duration(median.cpu),
             format!("{:.0} MB", max_rss as f64 / 1024.0),
         );
+        figures
     }
 
     /// Process start to the first request the simulator sees (a one-call script), and the
@@ -433,7 +606,7 @@ print(`FILTER ${full_ms} ${lean_ms} ${retain_ms}`);
         times.sort_by(|a, b| a[0].total_cmp(&b[0]));
         match times.get(times.len() / 2) {
             Some(ms) if ms.len() == 3 => println!(
-                "filtering {open} orders in a script (median of {}): filter {:.0} ms on full maps, {:.0} ms on lean maps (fields: [\"created_at\"]), retain {:.0} ms",
+                "filtering {open} orders in a script (median of {}): filter {:.0} ms on whole orders (records), {:.0} ms on lean maps (fields: [\"created_at\"]), retain {:.0} ms on lean maps",
                 times.len(),
                 ms[0],
                 ms[1],
@@ -449,5 +622,156 @@ fn format_duration(d: Duration) -> String {
         format!("{:.1} ms", d.as_secs_f64() * 1000.0)
     } else {
         format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// The floor: the least a client can do for this job, with no scripting. It walks the pages
+/// one after another parsing only `id` and `created_at`, keeps the orders placed more than 30
+/// minutes ago, and cancels them in batches of 3000 ids, four at once (what clobscript sends
+/// on a server without rate-limit headers). Run as `cancel_stale --floor-client` with the
+/// environment the other tools get.
+mod floor {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use clobscript::clob::{Secret, SigningKey};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        created_at: i64,
+    }
+
+    #[derive(Deserialize)]
+    struct Page {
+        data: Vec<Row>,
+        next_cursor: String,
+    }
+
+    struct Floor {
+        http: reqwest::Client,
+        host: String,
+        key: SigningKey,
+        address: String,
+        api_key: String,
+        passphrase: String,
+    }
+
+    fn env(name: &str) -> String {
+        std::env::var(name).unwrap_or_else(|_| {
+            eprintln!("floor client: {name} is not set");
+            std::process::exit(2);
+        })
+    }
+
+    fn now() -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+
+    impl Floor {
+        fn request(
+            &self,
+            method: reqwest::Method,
+            path: &str,
+            body: Option<String>,
+        ) -> reqwest::RequestBuilder {
+            let timestamp = now();
+            let signature = self
+                .key
+                .sign(timestamp, method.as_str(), path, body.as_deref());
+            let mut request = self
+                .http
+                .request(method, format!("{}{path}", self.host))
+                .header("POLY_ADDRESS", &self.address)
+                .header("POLY_API_KEY", &self.api_key)
+                .header("POLY_PASSPHRASE", &self.passphrase)
+                .header("POLY_TIMESTAMP", timestamp.to_string())
+                .header("POLY_SIGNATURE", signature);
+            if let Some(body) = body {
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(body);
+            }
+            request
+        }
+    }
+
+    async fn run() -> Result<(usize, usize), String> {
+        let floor = Floor {
+            http: reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .build()
+                .map_err(|e| e.to_string())?,
+            host: env("CLOB_HOST").trim_end_matches('/').to_owned(),
+            key: SigningKey::from_secret(&Secret::new(env("POLY_API_SECRET")))
+                .map_err(|e| e.to_string())?,
+            address: env("POLY_ADDRESS"),
+            api_key: env("POLY_API_KEY"),
+            passphrase: env("POLY_PASSPHRASE"),
+        };
+        let cutoff = now() - 30 * 60;
+        let mut stale = Vec::new();
+        let mut open = 0;
+        let mut cursor = "MA==".to_owned();
+        loop {
+            let answer = floor
+                .request(reqwest::Method::GET, "/data/orders", None)
+                .query(&[("next_cursor", &cursor)])
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())?;
+            let page: Page = serde_json::from_slice(&answer).map_err(|e| e.to_string())?;
+            open += page.data.len();
+            stale.extend(
+                page.data
+                    .into_iter()
+                    .filter(|row| row.created_at < cutoff)
+                    .map(|row| row.id),
+            );
+            if page.next_cursor == "LTE=" || page.next_cursor.is_empty() {
+                break;
+            }
+            cursor = page.next_cursor;
+        }
+        let mut batches = tokio::task::JoinSet::new();
+        let mut canceled = 0;
+        for chunk in stale.chunks(3000) {
+            if batches.len() >= 4
+                && let Some(done) = batches.join_next().await
+            {
+                canceled += done.map_err(|e| e.to_string())??;
+            }
+            let body = serde_json::to_string(chunk).map_err(|e| e.to_string())?;
+            let request = floor.request(reqwest::Method::DELETE, "/orders", Some(body));
+            batches.spawn(async move {
+                let answer = request.send().await.map_err(|e| e.to_string())?;
+                let value: serde_json::Value = answer.json().await.map_err(|e| e.to_string())?;
+                Ok::<usize, String>(value["canceled"].as_array().map_or(0, Vec::len))
+            });
+        }
+        while let Some(done) = batches.join_next().await {
+            canceled += done.map_err(|e| e.to_string())??;
+        }
+        Ok((open, canceled))
+    }
+
+    pub fn main() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        match runtime.block_on(run()) {
+            Ok((open, canceled)) => println!("{{\"open\":{open},\"canceled\":{canceled}}}"),
+            Err(message) => {
+                eprintln!("floor client: {message}");
+                std::process::exit(1);
+            }
+        }
     }
 }

@@ -177,11 +177,43 @@ pub struct Page<T> {
     pub count: i64,
 }
 
-/// Only the cursor of a page: read before the rows, which serde skips without building them.
+/// Only the cursor of a page and how many rows it holds: read before the rows, which serde
+/// skips (counting them) without building them.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct PageCursor {
     #[serde(default, deserialize_with = "de_string")]
     pub next_cursor: String,
+    /// The length of `data` (`null` or absent is 0).
+    #[serde(default, rename = "data", deserialize_with = "de_count")]
+    pub rows: usize,
+}
+
+/// The length of an array without building its elements; `null` is 0.
+fn de_count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array or null")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<usize, D2::Error> {
+            d.deserialize_any(Count)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut rows = 0;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                rows += 1;
+            }
+            Ok(rows)
+        }
+    }
+    d.deserialize_option(Count)
 }
 
 /// The answer to every cancel endpoint.

@@ -394,7 +394,7 @@ impl Repl {
             }
             variables.push(name.to_owned());
             // Only keys that can follow a `.`; a map keyed by order ids has none.
-            if let Some(map) = value.read_lock::<Map>() {
+            if let Some(map) = crate::script::as_map(value) {
                 let keys = map
                     .keys()
                     .filter(|k| is_identifier(k))

@@ -1,9 +1,14 @@
 //! How a result is shown: an array of maps as a table (ids whole, so they can be copied), a map
 //! as aligned fields and values, anything else as Rhai prints it; `()` not at all.
 
-use rhai::{Array, Dynamic, Map};
+use rhai::{Array, Dynamic};
 
-use crate::script::{render_record, render_table};
+use crate::script::{as_map, is_record, render_record, render_table};
+
+/// A map, or an order or trade (which read like maps).
+fn map_like(value: &Dynamic) -> bool {
+    value.is_map() || is_record(value)
+}
 
 /// The text to print for a line's value, or `None` for `()`.
 pub(crate) fn show(value: &Dynamic) -> Option<String> {
@@ -11,14 +16,14 @@ pub(crate) fn show(value: &Dynamic) -> Option<String> {
         return None;
     }
     if let Some(rows) = value.read_lock::<Array>() {
-        let table = !rows.is_empty() && rows.iter().all(Dynamic::is_map);
+        let table = !rows.is_empty() && rows.iter().all(map_like);
         return Some(if table {
             render_table(&rows, None)
         } else {
             value.to_string()
         });
     }
-    if let Some(map) = value.read_lock::<Map>() {
+    if let Some(map) = as_map(value) {
         return Some(if map.is_empty() {
             "#{}".to_owned()
         } else {
@@ -32,14 +37,14 @@ pub(crate) fn show(value: &Dynamic) -> Option<String> {
 /// by size (a listing of thousands of orders does not belong in an overview).
 pub(crate) fn brief(value: &Dynamic) -> String {
     if let Some(items) = value.read_lock::<Array>() {
-        let kind = if !items.is_empty() && items.iter().all(Dynamic::is_map) {
+        let kind = if !items.is_empty() && items.iter().all(map_like) {
             "maps"
         } else {
             "items"
         };
         return format!("array of {} {kind}", items.len());
     }
-    if let Some(map) = value.read_lock::<Map>() {
+    if let Some(map) = as_map(value) {
         if map.is_empty() {
             return "#{}".to_owned();
         }
@@ -63,6 +68,7 @@ pub(crate) fn brief(value: &Dynamic) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rhai::Map;
 
     fn order(id: &str, price: f64) -> Dynamic {
         Dynamic::from_map(Map::from([

@@ -41,9 +41,11 @@ impl KnownFunctions {
         let mut known = KnownFunctions::default();
         for signature in engine.gen_fn_signatures(true) {
             // Functions of static modules are listed as `module::name(...)`.
-            let unqualified = signature
-                .rsplit_once("::")
-                .map_or(signature.as_str(), |(_, s)| s);
+            // (Only the name is qualified: parameter types may be Rust paths too.)
+            let name_end = signature.find('(').unwrap_or(signature.len());
+            let unqualified = signature[..name_end]
+                .rfind("::")
+                .map_or(signature.as_str(), |at| &signature[at + 2..]);
             if let Some((name, arity)) = parse_signature(unqualified) {
                 known.arities.entry(name).or_default().insert(arity);
             }

@@ -1,6 +1,7 @@
-//! Wire types → plain Rhai values, and back to JSON.
+//! Wire types → Rhai values, and back to JSON.
 //!
-//! Maps keep the exchange's own field names. Decimal strings become FLOAT, Unix-second strings
+//! Listings give read-only records ([`OrderValue`], [`TradeValue`]); books, cancel answers and
+//! `open_orders(#{ fields })` give maps. Both keep the exchange's own field names. Decimal strings become FLOAT, Unix-second strings
 //! INT, ids and token ids stay strings. A field the exchange sent in an unexpected shape is kept
 //! as the string it was rather than silently turned into zero.
 //!
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use rhai::{Array, Dynamic, ImmutableString, Map};
 
+use super::values::{OrderValue, TradeValue};
 use crate::clob::{BookLevel, CancelResponse, MakerOrder, OpenOrder, OrderBook, Trade};
 
 /// Shares one [`ImmutableString`] per distinct value within one conversion.
@@ -116,42 +118,47 @@ impl OrderFields {
     }
 }
 
-/// One order as a map with the exchange's field names.
+/// One order as a map with the exchange's field names (for values that carry more fields, such
+/// as a watch's order events).
 pub(crate) fn order(o: OpenOrder, strings_seen: &mut Interner) -> Map {
     order_with(o, strings_seen, OrderFields::ALL)
 }
 
 /// One order as a map holding the selected fields.
 pub(crate) fn order_with(o: OpenOrder, seen: &mut Interner, fields: OrderFields) -> Map {
-    let mut map = Map::new();
-    let mut put = |index: usize, value: &mut dyn FnMut(&mut Interner) -> Dynamic| {
-        if fields.has(index) {
-            map.insert(ORDER_FIELDS[index].into(), value(seen));
-        }
-    };
-    put(0, &mut |_| o.id.as_str().into());
-    put(1, &mut |seen| seen.get(&o.status));
-    put(2, &mut |seen| seen.get(&o.owner));
-    put(3, &mut |seen| seen.get(&o.maker_address));
-    put(4, &mut |seen| seen.get(&o.market));
-    put(5, &mut |seen| seen.get(&o.asset_id));
-    put(6, &mut |seen| seen.get(&o.side));
-    put(7, &mut |_| decimal(&o.original_size));
-    put(8, &mut |_| decimal(&o.size_matched));
-    put(9, &mut |_| decimal(&o.price));
-    put(10, &mut |seen| seen.get(&o.outcome));
-    put(11, &mut |seen| seen.get(&o.order_type));
-    put(12, &mut |_| unix_seconds(&o.expiration));
-    put(13, &mut |_| Dynamic::from_int(o.created_at));
-    put(14, &mut |_| {
-        Dynamic::from_array(
-            o.associate_trades
-                .iter()
-                .map(|t| t.as_str().into())
-                .collect(),
-        )
-    });
-    map
+    ORDER_FIELDS
+        .iter()
+        .zip(order_values(o, seen))
+        .enumerate()
+        .filter(|(index, _)| fields.has(*index))
+        .map(|(_, (name, value))| ((*name).into(), value))
+        .collect()
+}
+
+/// One order as the script value listings return: a read-only record of every field.
+pub(crate) fn order_value(o: OpenOrder, seen: &mut Interner) -> Dynamic {
+    Dynamic::from(OrderValue::new(order_values(o, seen)))
+}
+
+/// The values of an order's fields, in [`ORDER_FIELDS`] order.
+fn order_values(o: OpenOrder, seen: &mut Interner) -> Vec<Dynamic> {
+    vec![
+        o.id.into(),
+        seen.get(&o.status),
+        seen.get(&o.owner),
+        seen.get(&o.maker_address),
+        seen.get(&o.market),
+        seen.get(&o.asset_id),
+        seen.get(&o.side),
+        decimal(&o.original_size),
+        decimal(&o.size_matched),
+        decimal(&o.price),
+        seen.get(&o.outcome),
+        seen.get(&o.order_type),
+        unix_seconds(&o.expiration),
+        Dynamic::from_int(o.created_at),
+        Dynamic::from_array(o.associate_trades.into_iter().map(Dynamic::from).collect()),
+    ]
 }
 
 fn maker_order(m: MakerOrder, seen: &mut Interner) -> Dynamic {
@@ -190,33 +197,47 @@ pub(crate) const TRADE_FIELDS: &[&str] = &[
     "maker_orders",
 ];
 
-/// One trade as a map with the exchange's field names.
+/// One trade as a map with the exchange's field names (for a watch's fills).
 pub(crate) fn trade(t: Trade, seen: &mut Interner) -> Map {
+    TRADE_FIELDS
+        .iter()
+        .zip(trade_values(t, seen))
+        .map(|(name, value)| ((*name).into(), value))
+        .collect()
+}
+
+/// One trade as the script value listings return: a read-only record of every field.
+pub(crate) fn trade_value(t: Trade, seen: &mut Interner) -> Dynamic {
+    Dynamic::from(TradeValue::new(trade_values(t, seen)))
+}
+
+/// The values of a trade's fields, in [`TRADE_FIELDS`] order.
+fn trade_values(t: Trade, seen: &mut Interner) -> Vec<Dynamic> {
     let makers = t
         .maker_orders
         .into_iter()
         .map(|m| maker_order(m, seen))
         .collect::<Array>();
-    Map::from([
-        ("id".into(), t.id.into()),
-        ("taker_order_id".into(), t.taker_order_id.into()),
-        ("market".into(), seen.get(&t.market)),
-        ("asset_id".into(), seen.get(&t.asset_id)),
-        ("side".into(), seen.get(&t.side)),
-        ("size".into(), decimal(&t.size)),
-        ("fee_rate_bps".into(), decimal(&t.fee_rate_bps)),
-        ("price".into(), decimal(&t.price)),
-        ("status".into(), seen.get(&t.status)),
-        ("match_time".into(), unix_seconds(&t.match_time)),
-        ("last_update".into(), unix_seconds(&t.last_update)),
-        ("outcome".into(), seen.get(&t.outcome)),
-        ("owner".into(), seen.get(&t.owner)),
-        ("maker_address".into(), seen.get(&t.maker_address)),
-        ("transaction_hash".into(), t.transaction_hash.into()),
-        ("bucket_index".into(), Dynamic::from_int(t.bucket_index)),
-        ("trader_side".into(), seen.get(&t.trader_side)),
-        ("maker_orders".into(), Dynamic::from_array(makers)),
-    ])
+    vec![
+        t.id.into(),
+        t.taker_order_id.into(),
+        seen.get(&t.market),
+        seen.get(&t.asset_id),
+        seen.get(&t.side),
+        decimal(&t.size),
+        decimal(&t.fee_rate_bps),
+        decimal(&t.price),
+        seen.get(&t.status),
+        unix_seconds(&t.match_time),
+        unix_seconds(&t.last_update),
+        seen.get(&t.outcome),
+        seen.get(&t.owner),
+        seen.get(&t.maker_address),
+        t.transaction_hash.into(),
+        Dynamic::from_int(t.bucket_index),
+        seen.get(&t.trader_side),
+        Dynamic::from_array(makers),
+    ]
 }
 
 fn levels(mut list: Vec<BookLevel>, best_is_highest: bool) -> Dynamic {
@@ -307,6 +328,19 @@ pub(crate) fn scoring(flags: BTreeMap<String, bool>) -> Map {
 /// A script value as JSON. Values JSON cannot hold (function pointers, custom types) become
 /// their display text rather than failing the run at its very end.
 pub(crate) fn to_json(value: &Dynamic) -> serde_json::Value {
+    if let Some(record) = super::values::record_json(value) {
+        return record;
+    }
+    if let Some(array) = value.read_lock::<Array>() {
+        return serde_json::Value::Array(array.iter().map(to_json).collect());
+    }
+    if let Some(map) = value.read_lock::<Map>() {
+        return serde_json::Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.to_string(), to_json(value)))
+                .collect(),
+        );
+    }
     serde_json::to_value(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()))
 }
 

@@ -735,6 +735,7 @@ fn build_engine(state: &Arc<HostState>, limits: &Limits) -> Engine {
         engine.register_global_module(module.into());
     }
     engine.register_global_module(rhai::exported_module!(super::arrays::arrays_api).into());
+    engine.register_global_module(super::values::module().into());
     engine.disable_symbol("eval");
     limits.apply(&mut engine);
     engine.set_module_resolver(super::resolver::ScriptFolderResolver::new(state.clone()));

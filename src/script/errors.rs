@@ -450,6 +450,9 @@ pub(crate) fn rhai_type_name(name: &str) -> &str {
     // A parameter taken by reference (so large arrays are not copied) is the same type to a
     // script.
     let name = name.trim();
+    if let Some(record) = super::values::record_type_name(name) {
+        return record;
+    }
     match name.strip_prefix("&mut ").unwrap_or(name).trim() {
         "&str | ImmutableString | String" | "&str" | "ImmutableString" | "String" | "string" => {
             "string"

@@ -55,6 +55,7 @@ mod output;
 mod resolver;
 mod run;
 mod time;
+mod values;
 
 pub use args::{ArgError, ScriptArgs};
 pub(crate) use cancels::plural;
@@ -71,3 +72,4 @@ pub use interrupt::{Interrupt, StopReason};
 pub use output::StderrLines;
 pub(crate) use output::{render_record, render_table};
 pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};
+pub(crate) use values::{as_map, is_record};

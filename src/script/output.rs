@@ -65,9 +65,8 @@ pub(crate) fn render_table(rows: &Array, columns: Option<Vec<String>>) -> String
     }
     let maps: Vec<Map> = rows
         .iter()
-        .map(|row| match row.read_lock::<Map>() {
-            Some(map) => map.clone(),
-            None => Map::from([("value".into(), row.clone())]),
+        .map(|row| {
+            super::values::as_map(row).unwrap_or_else(|| Map::from([("value".into(), row.clone())]))
         })
         .collect();
     let columns = columns.unwrap_or_else(|| {

@@ -2,15 +2,17 @@
 //! page. Each listing has one streaming form (`*_each`, rows handed over a page at a time)
 //! and a collecting wrapper built on it.
 
+use std::collections::VecDeque;
+
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::answer::decode;
-use super::transport::{Attempts, Call, encode_segment, required};
+use super::transport::{Answer, Attempts, Call, encode_segment, required};
 use super::{Client, ClobError};
 use crate::clob::pagination::{Cursors, Next};
-use crate::clob::types::{OpenOrder, Page, PageCursor, Trade, messages};
+use crate::clob::types::{OpenOrder, Page, PageCursor, Trade, encode_cursor, messages};
 
 /// Filters of `GET /data/orders`; `None` (or an empty string) leaves a filter out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,36 +110,51 @@ impl Client {
         self.paginate(call, normalise_trade, on_page).await
     }
 
-    /// The one pagination walk: follows the pages in cursor order and hands each page's rows,
-    /// normalised, to `sink` as it arrives, so a caller that converts rows keeps no copy of
-    /// earlier pages. A failed page is retried on its own (see `Client::execute`).
+    /// The one pagination walk: hands each page's rows, normalised and in cursor order, to
+    /// `sink` as it arrives, so a caller that converts rows keeps no copy of earlier pages. A
+    /// failed page is retried on its own (see `Client::execute`).
     ///
-    /// Each answer's cursor is read first (a cheap pass that skips the rows); when there is a
-    /// next page, its request goes out before this page's rows are parsed and handed over, so
-    /// the exchange and the network work while this process parses. It is only ever the page
-    /// the cursor names: no request is made that the plain sequential walk would not make.
+    /// Each answer's cursor and row count are read first (a cheap pass that skips the rows).
+    /// While the cursors are the exchange's row offsets (`next_cursor` of a page of `n` rows at
+    /// offset `k` is the encoding of `k + n`, and every page but the last is as long as the
+    /// first), the pages after it are fetched ahead, up to `page_window` at once, each one's
+    /// cursor predicted from the first page's length. Every page's own `next_cursor` is checked
+    /// against the prediction before the next page is used; the moment one differs (or is not
+    /// an offset), the pages fetched ahead are dropped and the walk goes on one page at a time
+    /// from the cursor the page named, as it does for any server whose cursors are opaque. So
+    /// the rows are exactly the sequential walk's, in its order; the cost of reading ahead is
+    /// at most `page_window - 1` requests past the last page. The window opens gradually (one
+    /// page ahead after the first page, doubling with each page that keeps the prediction), so
+    /// a listing of one or two pages makes exactly the sequential walk's requests.
+    ///
+    /// One page at a time, the next page's request still goes out before this page's rows are
+    /// parsed, so the exchange and the network work while this process parses. Every request
+    /// takes a slot of [`ListingPace`](crate::clob::pagination::ListingPace) first.
     async fn paginate<T: DeserializeOwned>(
         &self,
         template: Call,
         normalise: fn(&mut T),
         sink: &mut (dyn FnMut(Vec<T>) + Send),
     ) -> Result<(), ClobError> {
+        let window = self.inner.config.page_window.max(1);
         let mut cursors = Cursors::new();
         let mut call = template;
         call.query
             .push(("next_cursor", cursors.current().to_owned()));
-        let mut answer = self.execute(&call, &mut Attempts::default()).await?;
+        let mut answer = self.fetch_page(call.clone()).await?;
+        // While reading ahead: the offset of the current page and the length of a full page.
+        let mut offsets: Option<(i64, i64)> = (window > 1).then_some((0, 0));
+        // Pages requested ahead, in cursor order; the front one is the next page. Dropping an
+        // entry aborts its request (an interrupted script, an error, the end of the listing).
+        let mut ahead: VecDeque<(Call, PageTask)> = VecDeque::new();
+        // How many pages to keep in flight: one after the first page (what the sequential walk
+        // sends), doubling with every later page that keeps the prediction, up to the window.
+        let mut depth = 1;
         loop {
-            let cursor: PageCursor = decode(&call, &answer)?;
-            let next = match cursors.advance(&cursor.next_cursor) {
+            let head: PageCursor = decode(&call, &answer)?;
+            let next = match cursors.advance(&head.next_cursor) {
                 Ok(Next::Done) => None,
-                Ok(Next::Fetch(cursor)) => {
-                    let mut next = call.clone();
-                    if let Some(slot) = next.query.last_mut() {
-                        slot.1 = cursor;
-                    }
-                    Some(next)
-                }
+                Ok(Next::Fetch(cursor)) => Some(cursor),
                 Err(detail) => {
                     return Err(ClobError::Pagination {
                         endpoint: call.endpoint(),
@@ -145,28 +162,87 @@ impl Client {
                     });
                 }
             };
-            // Aborted if this walk is dropped (an interrupted script) or fails first.
-            let prefetch = next.clone().map(|next| {
-                let client = self.clone();
-                AbortOnDropHandle::new(tokio::spawn(async move {
-                    client.execute(&next, &mut Attempts::default()).await
-                }))
-            });
+            match &next {
+                None => ahead.clear(),
+                Some(cursor) => {
+                    if let Some((offset, full)) = offsets {
+                        offsets = predicted(offset, full, head.rows, cursor);
+                        if offsets.is_none() {
+                            ahead.clear();
+                        } else if full > 0 {
+                            // A second page that kept the prediction: read further ahead.
+                            depth = (depth * 2).min(window);
+                        }
+                    }
+                    match offsets {
+                        Some((offset, full)) => {
+                            // Top the window up: the front is the page at `offset`.
+                            let mut at = offset + full * i64::try_from(ahead.len()).unwrap_or(0);
+                            while ahead.len() < depth {
+                                let page = with_cursor(&call, encode_cursor(at));
+                                ahead.push_back((page.clone(), self.spawn_page(page)));
+                                at += full;
+                            }
+                        }
+                        None if ahead.is_empty() => {
+                            let page = with_cursor(&call, cursor.clone());
+                            ahead.push_back((page.clone(), self.spawn_page(page)));
+                        }
+                        None => {}
+                    }
+                }
+            }
             let mut page: Page<T> = decode(&call, &answer)?;
             page.data.iter_mut().for_each(normalise);
             sink(page.data);
-            let (Some(next), Some(prefetch)) = (next, prefetch) else {
+            let Some((next_call, task)) = ahead.pop_front() else {
                 return Ok(());
             };
-            answer = prefetch.await.map_err(|e| ClobError::Connection {
-                endpoint: next.endpoint(),
+            answer = task.await.map_err(|e| ClobError::Connection {
+                endpoint: next_call.endpoint(),
                 host: self.inner.base.clone(),
                 detail: format!("the request task stopped: {e}"),
                 attempts: 1,
             })??;
-            call = next;
+            call = next_call;
         }
     }
+
+    /// One page request, after its slot under the listing pace.
+    async fn fetch_page(&self, call: Call) -> Result<Answer, ClobError> {
+        let wait = self.inner.listing_pace.slot(&call.path);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        self.execute(&call, &mut Attempts::default()).await
+    }
+
+    /// [`Client::fetch_page`] on its own task, aborted when the handle is dropped.
+    fn spawn_page(&self, call: Call) -> PageTask {
+        let client = self.clone();
+        AbortOnDropHandle::new(tokio::spawn(async move { client.fetch_page(call).await }))
+    }
+}
+
+type PageTask = AbortOnDropHandle<Result<Answer, ClobError>>;
+
+/// The listing's request for the page at `cursor` (the cursor is the last query pair).
+fn with_cursor(call: &Call, cursor: String) -> Call {
+    let mut next = call.clone();
+    if let Some(slot) = next.query.last_mut() {
+        slot.1 = cursor;
+    }
+    next
+}
+
+/// Reading ahead goes on while a page of `rows` at `offset` names the cursor its length
+/// predicts, and is as long as a full page (`full`, or the first page's length when `full` is
+/// 0): the next page's offset and the full length, or `None` to walk on one page at a time.
+fn predicted(offset: i64, full: i64, rows: usize, cursor: &str) -> Option<(i64, i64)> {
+    let rows = i64::try_from(rows).ok().filter(|rows| *rows > 0)?;
+    let full = if full == 0 { rows } else { full };
+    let next = offset.checked_add(rows)?;
+    (rows == full && cursor == encode_cursor(next)).then_some((next, full))
 }
 
 /// Adds a page to a collected listing (the first page is taken as it is, not copied).
@@ -192,5 +268,27 @@ fn normalise_trade(trade: &mut Trade) {
     trade.trader_side.make_ascii_uppercase();
     for maker in &mut trade.maker_orders {
         maker.side.make_ascii_uppercase();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_ahead_goes_on_only_while_each_cursor_is_the_offset_its_page_predicts() {
+        assert_eq!(predicted(0, 0, 500, "NTAw"), Some((500, 500)));
+        assert_eq!(
+            predicted(500, 500, 500, &encode_cursor(1000)),
+            Some((1000, 500))
+        );
+        assert_eq!(predicted(500, 500, 499, &encode_cursor(999)), None, "short");
+        assert_eq!(predicted(0, 0, 500, "opaque"), None, "not an offset");
+        assert_eq!(
+            predicted(0, 0, 500, &encode_cursor(400)),
+            None,
+            "wrong offset"
+        );
+        assert_eq!(predicted(0, 0, 0, "MA=="), None, "empty page");
     }
 }

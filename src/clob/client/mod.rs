@@ -54,11 +54,15 @@ pub struct ClientConfig {
     pub max_clock_skew: Duration,
     /// How many `DELETE /orders` batches may be in flight at once.
     pub cancel_concurrency: usize,
+    /// How many pages of a listing may be in flight at once when the exchange's cursors are
+    /// row offsets (1: one page after another).
+    pub page_window: usize,
 }
 
 impl ClientConfig {
     /// Defaults: 15 s per attempt, [`RetryPolicy::default`], local clock, 30 s skew window,
-    /// four concurrent cancel batches.
+    /// four concurrent cancel batches, eight pages in flight (`CLOBSCRIPT_PAGE_WINDOW` in the
+    /// environment overrides that: `1` walks the pages one after another, for comparisons).
     pub fn new(host: impl Into<String>, credentials: Option<Credentials>) -> Self {
         Self {
             host: host.into(),
@@ -68,6 +72,11 @@ impl ClientConfig {
             use_server_time: false,
             max_clock_skew: Duration::from_secs(30),
             cancel_concurrency: 4,
+            page_window: std::env::var("CLOBSCRIPT_PAGE_WINDOW")
+                .ok()
+                .and_then(|text| text.trim().parse::<usize>().ok())
+                .filter(|window| *window > 0)
+                .unwrap_or(super::pagination::DEFAULT_PAGE_WINDOW),
         }
     }
 }
@@ -101,6 +110,8 @@ struct Inner {
     wait_clock: cancels::WaitClock,
     /// Exchange time minus local time, once read (only with `use_server_time`).
     server_offset: tokio::sync::Mutex<Option<i64>>,
+    /// Spaces listing requests under the exchange's per-IP limit.
+    listing_pace: super::pagination::ListingPace,
 }
 
 /// The CLOB client: one per process, cheap to clone (clones share the connection pool, the
@@ -176,6 +187,7 @@ impl Client {
                 pacers: std::sync::Mutex::new(std::collections::HashMap::new()),
                 wait_clock: cancels::WaitClock::default(),
                 server_offset: tokio::sync::Mutex::new(None),
+                listing_pace: super::pagination::ListingPace::new(),
             }),
         })
     }

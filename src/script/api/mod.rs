@@ -17,7 +17,7 @@ use areas::{
     cancels_api, market_api, orders_api, output_api, params_api, safety_api, scoring_api, time_api,
 };
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -227,7 +227,7 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<ImmutableString>> {
         .map(|(index, item)| {
             // Ids are shared with the script's own strings, not copied.
             let text = |value: &Dynamic| value.read_lock::<ImmutableString>().map(|s| s.clone());
-            if let Some(id) = text(item) {
+            if let Some(id) = text(item).or_else(|| super::values::order_id(item)) {
                 return Ok(id);
             }
             if let Some(map) = item.read_lock::<Map>()
@@ -261,6 +261,46 @@ fn side(text: &str) -> Outcome<Side> {
             "price: side must be \"BUY\" or \"SELL\", not {text:?}"
         ))),
     }
+}
+
+/// Token ids from an array of strings (or whole numbers), each once, in first-seen order.
+fn token_ids(function: &str, items: &Array) -> Outcome<Vec<String>> {
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut ids = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let id = if let Some(text) = item.read_lock::<ImmutableString>() {
+            text.trim().to_owned()
+        } else if item.is_int() {
+            item.to_string()
+        } else {
+            return Err(failure(format!(
+                "{function}: item {index} is {}; pass token ids (strings)",
+                item.type_name()
+            )));
+        };
+        if id.is_empty() {
+            return Err(failure(format!(
+                "{function}: item {index} is an empty string, not a token id"
+            )));
+        }
+        if seen.insert(id.clone()) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// A map of decimal strings by token id as a map of floats.
+fn decimal_map(function: &str, values: BTreeMap<String, String>) -> Outcome<Map> {
+    values
+        .into_iter()
+        .map(|(token, text)| {
+            Ok((
+                token.into(),
+                Dynamic::from_float(decimal_result(function, text)?),
+            ))
+        })
+        .collect()
 }
 
 fn decimal_result(function: &str, text: String) -> Outcome<f64> {

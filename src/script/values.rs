@@ -1,0 +1,276 @@
+//! Orders and trades as script values: a read-only record over one shared, parsed row.
+//!
+//! A Rhai map of 15 entries takes three B-tree nodes (about 1.5 KB); an [`OrderValue`] holds its
+//! fields in one shared slice in the exchange's field order (about 300 bytes), and copying it
+//! (as `filter` does for every element it keeps) bumps a reference count instead of copying
+//! the fields. Scripts read it like a map: `o.price`, `o["price"]`, `"price" in o`, `o.keys()`,
+//! `to_json(o)`, `print(o)`, `table(orders)`; an unknown field is an error naming the fields.
+//! It cannot be changed: `to_map(o)` gives a map that can.
+
+use std::fmt::Write as _;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Module, Position};
+
+use super::convert::{ORDER_FIELDS, TRADE_FIELDS};
+
+/// What kind of row a [`Record`] is.
+pub(crate) trait Kind: 'static + Send + Sync + Clone {
+    /// The script's type name (`type_of(o)`).
+    const NAME: &'static str;
+    /// The word used in messages.
+    const WHAT: &'static str;
+    /// The fields, in the order the record holds them.
+    const FIELDS: &'static [&'static str];
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct OrderKind;
+
+impl Kind for OrderKind {
+    const NAME: &'static str = "Order";
+    const WHAT: &'static str = "order";
+    const FIELDS: &'static [&'static str] = &ORDER_FIELDS;
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct TradeKind;
+
+impl Kind for TradeKind {
+    const NAME: &'static str = "Trade";
+    const WHAT: &'static str = "trade";
+    const FIELDS: &'static [&'static str] = TRADE_FIELDS;
+}
+
+/// One row: its field values in `K::FIELDS` order, shared by every copy.
+#[derive(Clone, Debug)]
+pub(crate) struct Record<K: Kind> {
+    values: Arc<[Dynamic]>,
+    kind: PhantomData<K>,
+}
+
+/// An order as scripts get it from `open_orders()` and `order(id)`.
+pub(crate) type OrderValue = Record<OrderKind>;
+/// A trade as scripts get it from `trades()`.
+pub(crate) type TradeValue = Record<TradeKind>;
+
+impl<K: Kind> Record<K> {
+    /// A record of `values`, one per field of `K::FIELDS`, in that order.
+    pub(crate) fn new(values: Vec<Dynamic>) -> Self {
+        debug_assert_eq!(values.len(), K::FIELDS.len());
+        Record {
+            values: values.into(),
+            kind: PhantomData,
+        }
+    }
+
+    fn index(name: &str) -> Option<usize> {
+        K::FIELDS.iter().position(|field| *field == name)
+    }
+
+    /// One field's value.
+    pub(crate) fn get(&self, name: &str) -> Option<&Dynamic> {
+        Self::index(name).and_then(|index| self.values.get(index))
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &Dynamic)> {
+        K::FIELDS.iter().copied().zip(self.values.iter())
+    }
+
+    /// The fields as a map (a copy the script may change).
+    pub(crate) fn to_map(&self) -> Map {
+        self.fields()
+            .map(|(name, value)| (name.into(), value.clone()))
+            .collect()
+    }
+
+    /// The fields as a JSON object, in field order.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.fields()
+                .map(|(name, value)| (name.to_owned(), super::convert::to_json(value)))
+                .collect(),
+        )
+    }
+
+    fn unknown(name: &str) -> Box<EvalAltResult> {
+        let hint = super::errors::suggest(name, K::FIELDS.iter().copied())
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        EvalAltResult::ErrorRuntime(
+            format!(
+                "`{name}` is not {} {} field (fields: {}){hint}",
+                article(K::WHAT),
+                K::WHAT,
+                K::FIELDS.join(", ")
+            )
+            .into(),
+            Position::NONE,
+        )
+        .into()
+    }
+
+    fn read_only(name: &str) -> Box<EvalAltResult> {
+        EvalAltResult::ErrorRuntime(
+            format!(
+                "{}s from the exchange cannot be changed (setting `{name}`): `let m = to_map(o);` gives a map that can",
+                capitalised(K::WHAT)
+            )
+            .into(),
+            Position::NONE,
+        )
+        .into()
+    }
+
+    /// Accepts "setting" field `index` to the value it already has; refuses any change.
+    fn unchanged(
+        &self,
+        index: usize,
+        name: &str,
+        value: &Dynamic,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let current = &self.values[index];
+        let same = current.type_id() == value.type_id()
+            && super::convert::to_json(current) == super::convert::to_json(value);
+        if same {
+            Ok(())
+        } else {
+            Err(Self::read_only(name))
+        }
+    }
+
+    /// Map-like text: `Order #{"id": "0x…", "status": "LIVE", …}`.
+    fn text(&self, debug: bool) -> String {
+        let mut text = format!("{} #{{", K::NAME);
+        for (no, (name, value)) in self.fields().enumerate() {
+            if no > 0 {
+                text.push_str(", ");
+            }
+            let shown = if value.is_string() || debug {
+                format!("{value:?}")
+            } else {
+                value.to_string()
+            };
+            let _ = write!(text, "\"{name}\": {shown}");
+        }
+        text.push('}');
+        text
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// The map an order or trade stands for, or a map itself; `None` for anything else.
+pub(crate) fn as_map(value: &Dynamic) -> Option<Map> {
+    if let Some(map) = value.read_lock::<Map>() {
+        return Some(map.clone());
+    }
+    if let Some(order) = value.read_lock::<OrderValue>() {
+        return Some(order.to_map());
+    }
+    value.read_lock::<TradeValue>().map(|trade| trade.to_map())
+}
+
+/// Whether a value is an order or trade record.
+pub(crate) fn is_record(value: &Dynamic) -> bool {
+    value.is::<OrderValue>() || value.is::<TradeValue>()
+}
+
+/// The script's name of a record type from its Rust type name (`Order`, `Trade`).
+pub(crate) fn record_type_name(rust_name: &str) -> Option<&'static str> {
+    if rust_name.contains("values::Record<") || rust_name.contains("values::") {
+        Some(if rust_name.contains("Trade") {
+            TradeKind::NAME
+        } else {
+            OrderKind::NAME
+        })
+    } else {
+        None
+    }
+}
+
+/// The JSON of an order or trade; `None` for any other value.
+pub(crate) fn record_json(value: &Dynamic) -> Option<serde_json::Value> {
+    if let Some(order) = value.read_lock::<OrderValue>() {
+        return Some(order.to_json());
+    }
+    value.read_lock::<TradeValue>().map(|trade| trade.to_json())
+}
+
+/// The `id` of an order value (shared, not copied); `None` for any other value.
+pub(crate) fn order_id(value: &Dynamic) -> Option<ImmutableString> {
+    let order = value.read_lock::<OrderValue>()?;
+    order
+        .get("id")
+        .and_then(|id| id.read_lock::<ImmutableString>().map(|s| s.clone()))
+}
+
+/// The types with their getters, indexers and map-like functions, as one global module.
+pub(crate) fn module() -> Module {
+    let mut module = Module::new();
+    register::<OrderKind>(&mut module);
+    register::<TradeKind>(&mut module);
+    module
+}
+
+fn register<K: Kind>(module: &mut Module) {
+    module.set_custom_type::<Record<K>>(K::NAME);
+    for (index, name) in K::FIELDS.iter().enumerate() {
+        module.set_getter_fn(name, move |record: &mut Record<K>| {
+            Ok(record.values[index].clone())
+        });
+    }
+    module.set_indexer_get_fn(|record: &mut Record<K>, name: ImmutableString| {
+        record
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| Record::<K>::unknown(&name))
+    });
+    // Rhai writes a property back after a method call on it (`o.associate_trades.len()`), so
+    // setting a field to the value it has is allowed; any real change is refused.
+    for (index, name) in K::FIELDS.iter().enumerate() {
+        module.set_setter_fn(name, move |record: &mut Record<K>, value: Dynamic| {
+            record.unchanged(index, name, &value)
+        });
+    }
+    module.set_indexer_set_fn(
+        |record: &mut Record<K>, name: ImmutableString, value: Dynamic| match Record::<K>::index(
+            &name,
+        ) {
+            Some(index) => record.unchanged(index, &name, &value),
+            None => Err(Record::<K>::read_only(&name)),
+        },
+    );
+    module.set_native_fn("contains", |_: &mut Record<K>, name: ImmutableString| {
+        Ok(Record::<K>::index(&name).is_some())
+    });
+    module.set_native_fn("keys", |_: &mut Record<K>| {
+        Ok(K::FIELDS
+            .iter()
+            .map(|name| Dynamic::from(ImmutableString::from(*name)))
+            .collect::<Array>())
+    });
+    module.set_native_fn("values", |record: &mut Record<K>| {
+        Ok(record.values.iter().cloned().collect::<Array>())
+    });
+    module.set_native_fn("len", |record: &mut Record<K>| {
+        Ok(rhai::INT::try_from(record.values.len()).unwrap_or(rhai::INT::MAX))
+    });
+    module.set_native_fn("to_string", |record: &mut Record<K>| Ok(record.text(false)));
+    module.set_native_fn("to_debug", |record: &mut Record<K>| Ok(record.text(true)));
+}

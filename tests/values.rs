@@ -1,0 +1,186 @@
+//! Orders and trades as scripts get them: read-only records that read like maps (`o.price`,
+//! `o["price"]`, `in`, `keys`, `to_json`, printing, `table`, `filter`/`retain`/`map`), pass to
+//! `cancel_orders`, refuse changes with a pointer to `to_map`, and carry exactly the exchange's
+//! values. Run by the real binary against a simulator, the exchange checked afterwards.
+
+#[path = "common/mod.rs"]
+mod support;
+
+use support::*;
+
+#[test]
+fn orders_read_like_maps_and_carry_the_exchanges_values() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let script = exchange.script(
+        "read.rhai",
+        &format!(
+            r#"let orders = open_orders();
+let o = orders.filter(|x| x.id == "{OLD_A}")[0];
+#{{
+    kind: type_of(o),
+    price: o.price,
+    indexed: o["price"],
+    has_price: "price" in o,
+    has_note: "note" in o,
+    keys: o.keys(),
+    json: parse_json(to_json(o)),
+    text: `${{o}}`,
+    ids: orders.map(|x| x.id),
+    buys: orders.filter(|x| x.side == "BUY").len(),
+    whole: o,
+    trades: trades().len(),
+    trade_kind: type_of(trades()[0]),
+    makers: trades()[0].maker_orders.len(),
+    lean: type_of(open_orders(#{{ fields: ["price"] }})[0]),
+}}
+"#
+        ),
+    );
+    let out = exchange
+        .clobscript()
+        .args(["run", "--json"])
+        .arg(&script)
+        .run();
+    out.status(0);
+    let value = out.json();
+    let key = exchange.sim().credentials().api_key.clone();
+    let sim_order = exchange
+        .sim()
+        .orders_of(&key)
+        .into_iter()
+        .find(|o| o.id == OLD_A)
+        .expect("the fixture order");
+    assert_eq!(value["kind"], "Order");
+    assert_eq!(value["price"], 0.45);
+    assert_eq!(value["indexed"], 0.45);
+    assert_eq!(value["has_price"], true);
+    assert_eq!(value["has_note"], false);
+    assert_eq!(value["keys"].as_array().map(Vec::len), Some(15));
+    assert_eq!(
+        value["json"], value["whole"],
+        "to_json is the final value's JSON"
+    );
+    assert_eq!(value["json"]["id"], OLD_A);
+    assert_eq!(value["json"]["asset_id"], sim_order.asset_id);
+    assert_eq!(value["json"]["created_at"], sim_order.created_at);
+    assert_eq!(value["json"]["side"], "BUY");
+    assert!(
+        value["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(OLD_A) && t.contains("\"price\": 0.45"))
+    );
+    let mut ids: Vec<String> = value["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    assert_eq!(ids, sorted(OPEN));
+    assert!(value["buys"].as_u64() > Some(0));
+    assert_eq!(value["trade_kind"], "Trade");
+    assert!(value["trades"].as_u64() > Some(0));
+    assert_eq!(value["lean"], "map", "`fields:` still gives maps");
+}
+
+#[test]
+fn orders_pass_to_cancel_orders_and_retain_keeps_them_in_place() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script(
+        "cancel.rhai",
+        &format!(
+            r#"let orders = open_orders();
+orders.retain(|o| o.id == "{OLD_A}" || o.id == "{OLD_B}");
+cancel_orders(orders)
+"#
+        ),
+    );
+    let out = exchange
+        .clobscript()
+        .args(["run", "--json"])
+        .arg(&script)
+        .run();
+    out.status(0);
+    assert_only_canceled(&before, &exchange.statuses(), &[OLD_A, OLD_B]);
+    assert_eq!(ids(&out.json()["canceled"]), sorted(&[OLD_A, OLD_B]));
+}
+
+#[test]
+fn changing_an_order_is_refused_and_to_map_gives_a_map_that_can_change() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let script = exchange.script(
+        "change.rhai",
+        r#"let o = open_orders()[0];
+let m = to_map(o);
+m.note = "kept";
+m.price = 0.99;
+let same = o.associate_trades.len();
+let refused = [];
+try { o.note = 1; } catch (e) { refused.push(e); }
+try { o.price = 0.99; } catch (e) { refused.push(e); }
+try { o["side"] = "neither"; } catch (e) { refused.push(e); }
+try { o.associate_trades.push("x"); } catch (e) { refused.push(e); }
+#{ kind: type_of(m), note: m.note, price: m.price, refused: refused, original: o.price != 0.99 }
+"#,
+    );
+    let out = exchange
+        .clobscript()
+        .args(["run", "--json"])
+        .arg(&script)
+        .run();
+    out.status(0);
+    let value = out.json();
+    assert_eq!(value["kind"], "map");
+    assert_eq!(value["note"], "kept");
+    assert_eq!(value["price"], 0.99);
+    assert_eq!(value["original"], true);
+    let refused = value["refused"].as_array().expect("errors");
+    assert_eq!(refused.len(), 4, "{value}");
+    for message in refused {
+        assert!(
+            message
+                .as_str()
+                .is_some_and(|m| m.contains("cannot be changed") && m.contains("to_map")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_field_is_an_error_naming_the_closest_field() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let script = exchange.script("typo.rhai", "open_orders()[0].pricee\n");
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    out.status(1);
+    out.stderr_has("`pricee` is not an order field");
+    out.stderr_has("did you mean `price`?");
+}
+
+#[test]
+fn tables_and_printing_show_orders_like_maps() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let script = exchange.script(
+        "show.rhai",
+        &format!(
+            r#"let orders = open_orders();
+table(orders, ["id", "price"]);
+table(orders.filter(|o| o.id == "{OLD_A}")[0]);
+print(order("{OLD_A}"));
+"#
+        ),
+    );
+    let out = exchange.clobscript().arg("run").arg(&script).run();
+    out.status(0);
+    out.stdout_has("| id ");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains(OLD_A) && l.contains("0.45")),
+        "{}",
+        out.stdout
+    );
+    out.stdout_has("| field ");
+    out.stdout_has("| created_at ");
+    out.stdout_has(&format!("Order #{{\"id\": \"{OLD_A}\""));
+}
