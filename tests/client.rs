@@ -156,7 +156,12 @@ async fn open_orders_fetches_every_page_at_every_page_size() {
             (pages as u64..pages as u64 + 8).contains(&requests),
             "{requests} requests for {pages} pages at page size {page_size}"
         );
-        assert_eq!(server.requests_served(), requests, "page size {page_size}");
+        // A read-ahead request dropped once the walk ended may never reach the exchange.
+        let served = server.requests_served();
+        assert!(
+            served >= pages as u64 && served <= requests,
+            "{served} served, {requests} sent, page size {page_size}"
+        );
         assert!(orders.iter().all(|o| o.status == "LIVE"));
     }
 }
