@@ -16,7 +16,8 @@ pub(crate) fn listing_rows(ids: &[ImmutableString], orders: Option<&Array>, now:
     let mut known: std::collections::HashMap<ImmutableString, Map> =
         std::collections::HashMap::new();
     for item in orders.into_iter().flatten() {
-        let Some(order) = item.read_lock::<Map>() else {
+        // Order maps and order records alike.
+        let Some(order) = crate::script::as_map(item) else {
             continue;
         };
         let Some(id) = order
