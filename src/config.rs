@@ -195,7 +195,12 @@ pub fn state_dir() -> PathBuf {
 fn read_config(path: &Path) -> Result<Option<String>, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            warn_if_readable_by_others(path);
+            if readable_by_others(path) {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the config file holds API secrets but other users may read it; run chmod 600 on it"
+                );
+            }
             Ok(Some(text))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -206,21 +211,18 @@ fn read_config(path: &Path) -> Result<Option<String>, ConfigError> {
     }
 }
 
+/// Whether users other than the owner may read or write `path` (a file that holds secrets).
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
+pub fn readable_by_others(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            path = %path.display(),
-            "the config file holds API secrets but other users may read it; run chmod 600 on it"
-        );
-    }
+    std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0)
 }
 
+/// Whether users other than the owner may read or write `path`: not known off Unix.
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
+pub fn readable_by_others(_path: &Path) -> bool {
+    false
+}
 
 /// Reads one profile from a config file: `None` when the file or the profile does not exist.
 pub fn load_profile(path: &Path, name: &str) -> Result<Option<Profile>, ConfigError> {

@@ -160,7 +160,12 @@ fn read_wallet(file: Option<&Path>) -> Result<PrivateKey, CommandError> {
                     path.display()
                 ))
             })?;
-            warn_if_readable_by_others(path);
+            if config::readable_by_others(path) {
+                tracing::warn!(
+                    path = %path.display(),
+                    "other users may read the private key file; run chmod 600 on it"
+                );
+            }
             (Zeroizing::new(text), format!("{}", path.display()))
         }
         None => match std::env::var(PRIVATE_KEY_VAR) {
@@ -182,22 +187,6 @@ fn read_wallet(file: Option<&Path>) -> Result<PrivateKey, CommandError> {
     PrivateKey::parse(&text)
         .map_err(|e| usage(format!("the private key from {source} is not usable: {e}")))
 }
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            path = %path.display(),
-            "other users may read the private key file; run chmod 600 on it"
-        );
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
 
 /// `auth keys`: the account's API keys, one a line.
 fn keys(global: &GlobalArgs) -> CommandResult {

@@ -347,6 +347,17 @@ mod tests {
         HeartbeatConfig::every(Duration::from_secs(5))
     }
 
+    /// Keeps `hb` alive for `millis` of (paused) time, then stops it.
+    async fn keep_alive_for(hb: Heartbeat<Scripted>, millis: u64) -> HeartbeatStats {
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            stopper.cancel();
+        });
+        hb.keep_alive(stop).await
+    }
+
     #[tokio::test(start_paused = true)]
     async fn each_heartbeat_carries_the_id_of_the_previous_reply() {
         let sender = Scripted::new(vec![ok("a"), ok("b"), ok("c")]);
@@ -354,13 +365,7 @@ mod tests {
             .await
             .expect("first ok");
         assert_eq!(hb.heartbeat_id(), Some("a"));
-        let stop = CancellationToken::new();
-        let stopper = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(10_500)).await;
-            stopper.cancel();
-        });
-        let stats = hb.keep_alive(stop).await;
+        let stats = keep_alive_for(hb, 10_500).await;
         assert_eq!(stats, HeartbeatStats { sent: 3, failed: 0 });
         assert_eq!(sender.seen(), [None, Some("a".into()), Some("b".into())]);
     }
@@ -377,14 +382,8 @@ mod tests {
         let hb = Heartbeat::start(sender.clone(), config())
             .await
             .expect("first ok");
-        let stop = CancellationToken::new();
-        let stopper = stop.clone();
         // 5 s: fails; 6 s: fails; 7 s: ok; 12 s: ok.
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(12_500)).await;
-            stopper.cancel();
-        });
-        let stats = hb.keep_alive(stop).await;
+        let stats = keep_alive_for(hb, 12_500).await;
         assert_eq!(stats, HeartbeatStats { sent: 3, failed: 2 });
         assert_eq!(
             sender.seen(),
@@ -408,14 +407,8 @@ mod tests {
         )
         .await
         .expect("first ok");
-        let stop = CancellationToken::new();
-        let stopper = stop.clone();
-        tokio::spawn(async move {
-            // 5 s: send, times out at 10 s; retry at 11 s, times out at 16 s.
-            tokio::time::sleep(Duration::from_millis(16_500)).await;
-            stopper.cancel();
-        });
-        let stats = hb.keep_alive(stop).await;
+        // 5 s: send, times out at 10 s; retry at 11 s, times out at 16 s.
+        let stats = keep_alive_for(hb, 16_500).await;
         assert_eq!(stats, HeartbeatStats { sent: 1, failed: 2 });
     }
 
@@ -451,13 +444,7 @@ mod tests {
         let hb = Heartbeat::start(sender.clone(), config())
             .await
             .expect("first ok");
-        let stop = CancellationToken::new();
-        let stopper = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(5_500)).await;
-            stopper.cancel();
-        });
-        let stats = hb.keep_alive(stop).await;
+        let stats = keep_alive_for(hb, 5_500).await;
         assert_eq!(stats, HeartbeatStats { sent: 2, failed: 1 });
         assert_eq!(sender.seen(), [None, Some("a".into()), None]);
     }

@@ -149,9 +149,10 @@ pub(super) mod cancels_api {
         state.cancel_ids("cancel", vec![id.into()], None)
     }
 
-    /// Cancels many orders in as few requests as possible (at most 3000 ids each) and merges
-    /// the results. Takes ids, or orders as returned by `open_orders()`; duplicates are sent
-    /// once.
+    /// Cancels many orders and merges the results into one. The requests are sized and paced
+    /// to the signer's cancel rate limit (at most 3000 ids each; the tightest tier is assumed
+    /// until the exchange names one), so none is refused for it. Takes ids, or orders as
+    /// returned by `open_orders()`; duplicates are sent once.
     ///
     /// ```rhai
     /// cancel_orders(open_orders().filter(|o| o.side == "BUY"));
