@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use rhai::{Array, Dynamic, ImmutableString, Map};
 
-use super::values::{OrderValue, TradeValue};
+use super::values::OrderValue;
+#[cfg(test)]
+use super::values::TradeValue;
 use crate::clob::{BookLevel, CancelResponse, MakerOrder, OpenOrder, OrderBook, Trade};
 
 /// Shares one [`ImmutableString`] per distinct value within one conversion.
@@ -135,6 +137,17 @@ pub(crate) fn order_with(o: OpenOrder, seen: &mut Interner, fields: OrderFields)
         .collect()
 }
 
+/// An order's values (in [`ORDER_FIELDS`] order) as a map of the selected fields.
+pub(crate) fn order_map_of(values: [Dynamic; ORDER_FIELDS.len()], fields: OrderFields) -> Map {
+    ORDER_FIELDS
+        .iter()
+        .zip(values)
+        .enumerate()
+        .filter(|(index, _)| fields.has(*index))
+        .map(|(_, (name, value))| ((*name).into(), value))
+        .collect()
+}
+
 /// One order as the script value listings return: a read-only record of every field.
 pub(crate) fn order_value(o: OpenOrder, seen: &mut Interner) -> Dynamic {
     Dynamic::from(OrderValue::new(order_values(o, seen)))
@@ -206,7 +219,9 @@ pub(crate) fn trade(t: Trade, seen: &mut Interner) -> Map {
         .collect()
 }
 
-/// One trade as the script value listings return: a read-only record of every field.
+/// One trade as the script value listings return: a read-only record of every field (the
+/// listings build these straight from the page, see `rows`; this is their reference).
+#[cfg(test)]
 pub(crate) fn trade_value(t: Trade, seen: &mut Interner) -> Dynamic {
     Dynamic::from(TradeValue::new(trade_values(t, seen)))
 }
