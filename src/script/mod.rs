@@ -53,6 +53,7 @@ mod handlers;
 mod interrupt;
 mod output;
 mod resolver;
+mod rows;
 mod run;
 mod time;
 mod values;

@@ -65,6 +65,16 @@ impl<K: Kind> Record<K> {
         }
     }
 
+    /// A record of `values`, one per field of `K::FIELDS`, in that order (one allocation).
+    pub(crate) fn from_array<const N: usize>(values: [Dynamic; N]) -> Self {
+        debug_assert_eq!(N, K::FIELDS.len());
+        let values: Arc<[Dynamic]> = Arc::new(values);
+        Record {
+            values,
+            kind: PhantomData,
+        }
+    }
+
     fn index(name: &str) -> Option<usize> {
         K::FIELDS.iter().position(|field| *field == name)
     }

@@ -77,6 +77,15 @@ pub(super) fn error_message(answer: &Answer) -> String {
 }
 
 pub(super) fn decode<T: DeserializeOwned>(call: &Call, answer: &Answer) -> Result<T, ClobError> {
+    decode_with(call, answer, |body| serde_json::from_slice(body))
+}
+
+/// [`decode`] with the caller's own parser of the body (same checks, same errors).
+pub(super) fn decode_with<T>(
+    call: &Call,
+    answer: &Answer,
+    parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+) -> Result<T, ClobError> {
     if answer.oversized {
         return Err(ClobError::UnexpectedResponse {
             endpoint: call.endpoint(),
@@ -87,7 +96,7 @@ pub(super) fn decode<T: DeserializeOwned>(call: &Call, answer: &Answer) -> Resul
             ),
         });
     }
-    serde_json::from_slice(&answer.body).map_err(|error| {
+    parse(&answer.body).map_err(|error| {
         if is_json(&answer.body) {
             ClobError::UnexpectedResponse {
                 endpoint: call.endpoint(),

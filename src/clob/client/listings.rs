@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::answer::decode;
+use super::answer::{decode, decode_with};
 use super::transport::{Answer, Attempts, Call, encode_segment, required};
 use super::{Client, ClobError};
 use crate::clob::pagination::{Cursors, Next};
@@ -75,12 +75,24 @@ impl Client {
         filter: &OrderFilter,
         on_page: &mut (dyn FnMut(Vec<OpenOrder>) + Send),
     ) -> Result<(), ClobError> {
-        let call = Call::new(Method::GET, "/data/orders")
-            .signed()
-            .filter("id", filter.id.as_deref())
-            .filter("market", filter.market.as_deref())
-            .filter("asset_id", filter.asset_id.as_deref());
-        self.paginate(call, normalise_order, on_page).await
+        self.paginate(order_listing(filter), normalise_order, on_page)
+            .await
+    }
+
+    /// `GET /data/orders` page by page like [`Client::open_orders_each`], each page handed to
+    /// `parse` as the exchange's JSON body (`{"data": [...], "next_cursor": ...}`), for a caller
+    /// that builds its own rows straight from the bytes. The rows are not normalised; a parse
+    /// error is reported like the client's own (the API may have changed).
+    pub async fn open_orders_raw(
+        &self,
+        filter: &OrderFilter,
+        parse: &mut (dyn FnMut(&[u8]) -> Result<(), serde_json::Error> + Send),
+    ) -> Result<(), ClobError> {
+        let call = order_listing(filter);
+        self.paginate_with(call, &mut |call, answer| {
+            decode_with(call, answer, &mut *parse)
+        })
+        .await
     }
 
     /// `GET /data/trades`: every trade matching the filter, all pages, collected.
@@ -97,17 +109,22 @@ impl Client {
         filter: &TradeFilter,
         on_page: &mut (dyn FnMut(Vec<Trade>) + Send),
     ) -> Result<(), ClobError> {
-        let before = filter.before.map(|t| t.to_string());
-        let after = filter.after.map(|t| t.to_string());
-        let call = Call::new(Method::GET, "/data/trades")
-            .signed()
-            .filter("id", filter.id.as_deref())
-            .filter("market", filter.market.as_deref())
-            .filter("asset_id", filter.asset_id.as_deref())
-            .filter("maker_address", filter.maker_address.as_deref())
-            .filter("before", before.as_deref())
-            .filter("after", after.as_deref());
-        self.paginate(call, normalise_trade, on_page).await
+        self.paginate(trade_listing(filter), normalise_trade, on_page)
+            .await
+    }
+
+    /// `GET /data/trades` page by page, each page's JSON body handed to `parse`, like
+    /// [`Client::open_orders_raw`].
+    pub async fn trades_raw(
+        &self,
+        filter: &TradeFilter,
+        parse: &mut (dyn FnMut(&[u8]) -> Result<(), serde_json::Error> + Send),
+    ) -> Result<(), ClobError> {
+        let call = trade_listing(filter);
+        self.paginate_with(call, &mut |call, answer| {
+            decode_with(call, answer, &mut *parse)
+        })
+        .await
     }
 
     /// The one pagination walk: hands each page's rows, normalised and in cursor order, to
@@ -135,6 +152,21 @@ impl Client {
         template: Call,
         normalise: fn(&mut T),
         sink: &mut (dyn FnMut(Vec<T>) + Send),
+    ) -> Result<(), ClobError> {
+        self.paginate_with(template, &mut |call, answer| {
+            let mut page: Page<T> = decode(call, answer)?;
+            page.data.iter_mut().for_each(normalise);
+            sink(page.data);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The walk of [`Client::paginate`], each page's answer handed to `on_page` to parse.
+    async fn paginate_with(
+        &self,
+        template: Call,
+        on_page: &mut (dyn FnMut(&Call, &Answer) -> Result<(), ClobError> + Send),
     ) -> Result<(), ClobError> {
         let window = self.inner.config.page_window.max(1);
         let mut cursors = Cursors::new();
@@ -192,9 +224,7 @@ impl Client {
                     }
                 }
             }
-            let mut page: Page<T> = decode(&call, &answer)?;
-            page.data.iter_mut().for_each(normalise);
-            sink(page.data);
+            on_page(&call, &answer)?;
             let Some((next_call, task)) = ahead.pop_front() else {
                 return Ok(());
             };
@@ -222,6 +252,29 @@ impl Client {
         let client = self.clone();
         AbortOnDropHandle::new(tokio::spawn(async move { client.fetch_page(call).await }))
     }
+}
+
+/// The request of `GET /data/orders` with a filter (the cursor is added by the walk).
+fn order_listing(filter: &OrderFilter) -> Call {
+    Call::new(Method::GET, "/data/orders")
+        .signed()
+        .filter("id", filter.id.as_deref())
+        .filter("market", filter.market.as_deref())
+        .filter("asset_id", filter.asset_id.as_deref())
+}
+
+/// The request of `GET /data/trades` with a filter.
+fn trade_listing(filter: &TradeFilter) -> Call {
+    let before = filter.before.map(|t| t.to_string());
+    let after = filter.after.map(|t| t.to_string());
+    Call::new(Method::GET, "/data/trades")
+        .signed()
+        .filter("id", filter.id.as_deref())
+        .filter("market", filter.market.as_deref())
+        .filter("asset_id", filter.asset_id.as_deref())
+        .filter("maker_address", filter.maker_address.as_deref())
+        .filter("before", before.as_deref())
+        .filter("after", after.as_deref())
 }
 
 type PageTask = AbortOnDropHandle<Result<Answer, ClobError>>;

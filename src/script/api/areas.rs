@@ -50,19 +50,14 @@ pub(super) mod orders_api {
             .transpose()?;
         let filter = order_filter("open_orders", &filter)?;
         let client = state.client()?;
-        // Each page becomes script values as it arrives: the wire structs of one page at most
-        // live next to the maps.
+        // Each page becomes script values as it arrives, parsed straight from its JSON.
         let mut orders = Array::new();
         let mut seen = convert::Interner::default();
         state.request(
             "open_orders",
             Some("fetching open orders"),
-            client.open_orders_each(&filter, &mut |page| {
-                orders.reserve(page.len());
-                orders.extend(page.into_iter().map(|o| match fields {
-                    Some(fields) => Dynamic::from_map(convert::order_with(o, &mut seen, fields)),
-                    None => convert::order_value(o, &mut seen),
-                }));
+            client.open_orders_raw(&filter, &mut |body| {
+                rows::order_page(body, &mut seen, fields, &mut orders)
             }),
         )?;
         Ok(orders)
@@ -115,9 +110,8 @@ pub(super) mod orders_api {
         state.request(
             "trades",
             Some("fetching trades"),
-            client.trades_each(&filter, &mut |page| {
-                trades.reserve(page.len());
-                trades.extend(page.into_iter().map(|t| convert::trade_value(t, &mut seen)));
+            client.trades_raw(&filter, &mut |body| {
+                rows::trade_page(body, &mut seen, &mut trades)
             }),
         )?;
         Ok(trades)

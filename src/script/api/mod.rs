@@ -26,7 +26,7 @@ use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, NativeCallContex
 
 use super::engine::{HostRef, HostState};
 use super::interrupt::StopReason;
-use super::{args, convert, output};
+use super::{args, convert, output, rows};
 use crate::clob::{Client, ClobError, OrderFilter, Side, TradeFilter};
 
 pub(crate) type Outcome<T> = Result<T, Box<EvalAltResult>>;
