@@ -47,10 +47,9 @@ pub(crate) fn listing_rows(ids: &[ImmutableString], orders: Option<&Array>, now:
         if let Some(created) = order.get("created_at").and_then(|v| v.as_int().ok())
             && created > 0
         {
-            let age = Duration::from_secs(now.saturating_sub(created).max(0) as u64);
             row.insert(
                 "age".into(),
-                Dynamic::from(humantime::format_duration(age).to_string()),
+                Dynamic::from(short_age(now.saturating_sub(created).max(0))),
             );
         }
         known.insert(id, row);
@@ -68,6 +67,27 @@ pub(crate) fn listing_rows(ids: &[ImmutableString], orders: Option<&Array>, now:
 }
 
 /// The first `limit` rows as a table, and how many there are in all.
+/// An order's age the way a trader reads it at a glance: its two largest units (`1d 23h`,
+/// `47m 5s`, `12s`).
+fn short_age(seconds: i64) -> String {
+    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+    let mut parts = Vec::new();
+    let mut left = seconds;
+    for (name, size) in units {
+        if left >= size || (parts.is_empty() && size == 1) {
+            parts.push(format!("{}{name}", left / size));
+            left %= size;
+        } else if !parts.is_empty() {
+            // A zero between two shown units is still shown: `1d 0h`, not `1d 5m`.
+            parts.push(format!("0{name}"));
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
 pub(crate) fn listing_table(rows: &Array, limit: usize) -> String {
     let columns: Vec<String> = [
         "id",
@@ -150,4 +170,19 @@ pub(crate) fn plan_map(plan: &CancelPlan) -> Map {
     );
     map.insert("unmetered".into(), Dynamic::from_bool(plan.pacer.unmetered));
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_age;
+
+    #[test]
+    fn ages_show_their_two_largest_units() {
+        assert_eq!(short_age(0), "0s");
+        assert_eq!(short_age(12), "12s");
+        assert_eq!(short_age(47 * 60 + 5), "47m 5s");
+        assert_eq!(short_age(3 * 3600), "3h 0m");
+        assert_eq!(short_age(86_400 + 23 * 3600 + 33 * 60), "1d 23h");
+        assert_eq!(short_age(86_400 + 5 * 60), "1d 0h");
+    }
 }
