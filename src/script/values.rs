@@ -43,7 +43,10 @@ impl Kind for TradeKind {
     const FIELDS: &'static [&'static str] = TRADE_FIELDS;
 }
 
-/// One row: its field values in `K::FIELDS` order, shared by every copy.
+/// One row: its field values in `K::FIELDS` order, shared by every copy. An empty list (an
+/// order's `associate_trades`, a trade's `maker_orders`: empty for nearly every open order) is
+/// held as `()`, which no field ever is, so it takes no allocation of its own; every reader
+/// goes through [`Record::value`], which gives it back as an empty array.
 #[derive(Clone, Debug)]
 pub(crate) struct Record<K: Kind> {
     values: Arc<[Dynamic]>,
@@ -60,7 +63,7 @@ impl<K: Kind> Record<K> {
     pub(crate) fn new(values: Vec<Dynamic>) -> Self {
         debug_assert_eq!(values.len(), K::FIELDS.len());
         Record {
-            values: values.into(),
+            values: values.into_iter().map(stored).collect(),
             kind: PhantomData,
         }
     }
@@ -68,7 +71,7 @@ impl<K: Kind> Record<K> {
     /// A record of `values`, one per field of `K::FIELDS`, in that order (one allocation).
     pub(crate) fn from_array<const N: usize>(values: [Dynamic; N]) -> Self {
         debug_assert_eq!(N, K::FIELDS.len());
-        let values: Arc<[Dynamic]> = Arc::new(values);
+        let values: Arc<[Dynamic]> = Arc::new(values.map(stored));
         Record {
             values,
             kind: PhantomData,
@@ -79,13 +82,18 @@ impl<K: Kind> Record<K> {
         K::FIELDS.iter().position(|field| *field == name)
     }
 
-    /// One field's value.
-    pub(crate) fn get(&self, name: &str) -> Option<&Dynamic> {
-        Self::index(name).and_then(|index| self.values.get(index))
+    /// Field `index`'s value, as scripts see it.
+    fn value(&self, index: usize) -> Dynamic {
+        shown(&self.values[index])
     }
 
-    fn fields(&self) -> impl Iterator<Item = (&'static str, &Dynamic)> {
-        K::FIELDS.iter().copied().zip(self.values.iter())
+    /// One field's value.
+    pub(crate) fn get(&self, name: &str) -> Option<Dynamic> {
+        Self::index(name).map(|index| self.value(index))
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&'static str, Dynamic)> + '_ {
+        K::FIELDS.iter().copied().zip(self.values.iter().map(shown))
     }
 
     /// The fields as a map (a copy the script may change).
@@ -99,7 +107,7 @@ impl<K: Kind> Record<K> {
     pub(crate) fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.fields()
-                .map(|(name, value)| (name.to_owned(), super::convert::to_json(value)))
+                .map(|(name, value)| (name.to_owned(), super::convert::to_json(&value)))
                 .collect(),
         )
     }
@@ -140,9 +148,9 @@ impl<K: Kind> Record<K> {
         name: &str,
         value: &Dynamic,
     ) -> Result<(), Box<EvalAltResult>> {
-        let current = &self.values[index];
+        let current = self.value(index);
         let same = current.type_id() == value.type_id()
-            && super::convert::to_json(current) == super::convert::to_json(value);
+            && super::convert::to_json(&current) == super::convert::to_json(value);
         if same {
             Ok(())
         } else {
@@ -166,6 +174,27 @@ impl<K: Kind> Record<K> {
         }
         text.push('}');
         text
+    }
+}
+
+/// How a field's value is held: an empty array as `()`.
+fn stored(value: Dynamic) -> Dynamic {
+    if value
+        .read_lock::<Array>()
+        .is_some_and(|items| items.is_empty())
+    {
+        Dynamic::UNIT
+    } else {
+        value
+    }
+}
+
+/// A held value as scripts see it: `()` is the empty array it stands for.
+fn shown(value: &Dynamic) -> Dynamic {
+    if value.is_unit() {
+        Dynamic::from_array(Array::new())
+    } else {
+        value.clone()
     }
 }
 
@@ -225,9 +254,9 @@ pub(crate) fn record_json(value: &Dynamic) -> Option<serde_json::Value> {
 /// The `id` of an order value (shared, not copied); `None` for any other value.
 pub(crate) fn order_id(value: &Dynamic) -> Option<ImmutableString> {
     let order = value.read_lock::<OrderValue>()?;
-    order
-        .get("id")
-        .and_then(|id| id.read_lock::<ImmutableString>().map(|s| s.clone()))
+    order.values[0]
+        .read_lock::<ImmutableString>()
+        .map(|s| s.clone())
 }
 
 /// The types with their getters, indexers and map-like functions, as one global module.
@@ -241,15 +270,10 @@ pub(crate) fn module() -> Module {
 fn register<K: Kind>(module: &mut Module) {
     module.set_custom_type::<Record<K>>(K::NAME);
     for (index, name) in K::FIELDS.iter().enumerate() {
-        module.set_getter_fn(name, move |record: &mut Record<K>| {
-            Ok(record.values[index].clone())
-        });
+        module.set_getter_fn(name, move |record: &mut Record<K>| Ok(record.value(index)));
     }
     module.set_indexer_get_fn(|record: &mut Record<K>, name: ImmutableString| {
-        record
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| Record::<K>::unknown(&name))
+        record.get(&name).ok_or_else(|| Record::<K>::unknown(&name))
     });
     // Rhai writes a property back after a method call on it (`o.associate_trades.len()`), so
     // setting a field to the value it has is allowed; any real change is refused.
@@ -276,11 +300,52 @@ fn register<K: Kind>(module: &mut Module) {
             .collect::<Array>())
     });
     module.set_native_fn("values", |record: &mut Record<K>| {
-        Ok(record.values.iter().cloned().collect::<Array>())
+        Ok(record.values.iter().map(shown).collect::<Array>())
     });
     module.set_native_fn("len", |record: &mut Record<K>| {
         Ok(rhai::INT::try_from(record.values.len()).unwrap_or(rhai::INT::MAX))
     });
     module.set_native_fn("to_string", |record: &mut Record<K>| Ok(record.text(false)));
     module.set_native_fn("to_debug", |record: &mut Record<K>| Ok(record.text(true)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An order with no trades: its `associate_trades` is held as `()` but every reader sees
+    /// an empty array.
+    #[test]
+    fn an_empty_list_field_reads_as_an_empty_array_everywhere() {
+        let mut values: Vec<Dynamic> = ORDER_FIELDS
+            .iter()
+            .map(|name| Dynamic::from(ImmutableString::from(*name)))
+            .collect();
+        values[14] = Dynamic::from_array(Array::new());
+        let order = OrderValue::new(values);
+        assert!(order.values[14].is_unit(), "held without an allocation");
+        let field = order.get("associate_trades").expect("a field");
+        assert!(field.read_lock::<Array>().is_some_and(|a| a.is_empty()));
+        assert_eq!(order.to_json()["associate_trades"], serde_json::json!([]));
+        assert!(order.to_map()["associate_trades"].is_array());
+        assert!(order.text(false).contains("\"associate_trades\": []"));
+
+        let mut engine = rhai::Engine::new();
+        engine.register_global_module(module().into());
+        let mut scope = rhai::Scope::new();
+        scope.push("o", order);
+        let script = r#"
+            let same = o.associate_trades.len();
+            o.associate_trades = [];
+            let refused = false;
+            try { o.associate_trades.push("x"); } catch { refused = true; }
+            [same, type_of(o.associate_trades), type_of(o["associate_trades"]),
+             o.values()[14].len(), refused, o.associate_trades.len()]
+        "#;
+        let result: Array = engine
+            .eval_with_scope(&mut scope, script)
+            .expect("the script runs");
+        let shown: Vec<String> = result.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["0", "array", "array", "0", "true", "0"]);
+    }
 }
