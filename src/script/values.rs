@@ -2,7 +2,7 @@
 //!
 //! A Rhai map of 15 entries takes three B-tree nodes (about 1.5 KB); an [`OrderValue`] holds its
 //! fields by type in one shared [`OrderRow`] (176 bytes, text fields as shared strings), a
-//! [`TradeValue`] in one shared slice in the exchange's field order, and copying either
+//! [`TradeValue`] in one shared array in the exchange's field order, and copying either
 //! (as `filter` does for every element it keeps) bumps a reference count instead of copying
 //! the fields. Scripts read it like a map: `o.price`, `o["price"]`, `"price" in o`, `o.keys()`,
 //! `to_json(o)`, `print(o)`, `table(orders)`; an unknown field is an error naming the fields.
@@ -38,10 +38,11 @@ pub(crate) trait Row: 'static + Send + Sync + Clone + std::fmt::Debug {
     fn id(&self) -> Option<ImmutableString>;
 }
 
-/// Any row: each field a script value.
-impl Row for Box<[Dynamic]> {
+/// Any row of `N` fields: each field a script value.
+impl<const N: usize> Row for [Dynamic; N] {
     fn of(values: impl IntoIterator<Item = Dynamic>) -> Self {
-        values.into_iter().map(stored).collect()
+        let mut values = values.into_iter();
+        std::array::from_fn(|_| values.next().map_or(Dynamic::UNIT, stored))
     }
     fn value(&self, index: usize) -> Dynamic {
         shown(&self[index])
@@ -143,6 +144,10 @@ impl Kind for OrderKind {
     type Row = OrderRow;
 }
 
+/// The number of a trade's fields.
+const TRADE_LEN: usize = 18;
+const _: () = assert!(TRADE_FIELDS.len() == TRADE_LEN);
+
 #[derive(Clone, Debug)]
 pub(crate) struct TradeKind;
 
@@ -150,7 +155,7 @@ impl Kind for TradeKind {
     const NAME: &'static str = "Trade";
     const WHAT: &'static str = "trade";
     const FIELDS: &'static [&'static str] = TRADE_FIELDS;
-    type Row = Box<[Dynamic]>;
+    type Row = [Dynamic; TRADE_LEN];
 }
 
 /// One row: its field values in `K::FIELDS` order, shared by every copy. An empty list (an
