@@ -574,7 +574,7 @@ mod tests {
             assert_eq!(map.len(), 3);
             for (name, value) in &map {
                 let expected = record.get(name).expect("a field");
-                assert_eq!(convert::to_json(value), convert::to_json(expected));
+                assert_eq!(convert::to_json(value), convert::to_json(&expected));
             }
         }
     }

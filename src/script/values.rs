@@ -1,7 +1,8 @@
 //! Orders and trades as script values: a read-only record over one shared, parsed row.
 //!
 //! A Rhai map of 15 entries takes three B-tree nodes (about 1.5 KB); an [`OrderValue`] holds its
-//! fields in one shared slice in the exchange's field order (about 300 bytes), and copying it
+//! fields by type in one shared [`OrderRow`] (176 bytes, text fields as shared strings), a
+//! [`TradeValue`] in one shared array in the exchange's field order, and copying either
 //! (as `filter` does for every element it keeps) bumps a reference count instead of copying
 //! the fields. Scripts read it like a map: `o.price`, `o["price"]`, `"price" in o`, `o.keys()`,
 //! `to_json(o)`, `print(o)`, `table(orders)`; an unknown field is an error naming the fields.
@@ -23,6 +24,114 @@ pub(crate) trait Kind: 'static + Send + Sync + Clone {
     const WHAT: &'static str;
     /// The fields, in the order the record holds them.
     const FIELDS: &'static [&'static str];
+    /// How the field values are held.
+    type Row: Row;
+}
+
+/// The field values of one row, in `K::FIELDS` order.
+pub(crate) trait Row: 'static + Send + Sync + Clone + std::fmt::Debug {
+    /// A row of `values`, one per field.
+    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self;
+    /// Field `index`'s value, as scripts see it.
+    fn value(&self, index: usize) -> Dynamic;
+    /// The row's `id` (field 0), shared.
+    fn id(&self) -> Option<ImmutableString>;
+}
+
+/// Any row of `N` fields: each field a script value.
+impl<const N: usize> Row for [Dynamic; N] {
+    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self {
+        let mut values = values.into_iter();
+        std::array::from_fn(|_| values.next().map_or(Dynamic::UNIT, stored))
+    }
+    fn value(&self, index: usize) -> Dynamic {
+        shown(&self[index])
+    }
+    fn id(&self) -> Option<ImmutableString> {
+        self.first()?
+            .read_lock::<ImmutableString>()
+            .map(|s| s.clone())
+    }
+}
+
+/// An order's fields by type (160 bytes instead of fifteen 16-byte values): its text fields
+/// (`id`, `status`, `owner`, `maker_address`, `market`, `asset_id`, `side`, `outcome`,
+/// `order_type`) as shared strings, `created_at` as an integer, the numbers (`original_size`,
+/// `size_matched`, `price`, `expiration`: a number, or the text the exchange sent when it is
+/// not one) and `associate_trades` as values.
+#[derive(Clone, Debug)]
+pub(crate) struct OrderRow {
+    texts: [ImmutableString; 9],
+    numbers: [Dynamic; 4],
+    created_at: rhai::INT,
+    trades: Dynamic,
+}
+
+/// Where each order field is held: in `texts`, `numbers`, or (`None`) elsewhere.
+const ORDER_SLOTS: [Slot; 15] = [
+    Slot::Text(0),
+    Slot::Text(1),
+    Slot::Text(2),
+    Slot::Text(3),
+    Slot::Text(4),
+    Slot::Text(5),
+    Slot::Text(6),
+    Slot::Number(0),
+    Slot::Number(1),
+    Slot::Number(2),
+    Slot::Text(7),
+    Slot::Text(8),
+    Slot::Number(3),
+    Slot::CreatedAt,
+    Slot::Trades,
+];
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Text(usize),
+    Number(usize),
+    CreatedAt,
+    Trades,
+}
+
+impl Row for OrderRow {
+    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self {
+        let mut row = OrderRow {
+            texts: Default::default(),
+            numbers: Default::default(),
+            created_at: 0,
+            trades: Dynamic::UNIT,
+        };
+        for (slot, value) in ORDER_SLOTS.iter().zip(values) {
+            match *slot {
+                // Every order's text fields are strings (see `convert::order_values` and the
+                // page parser); anything else would be kept as its text.
+                Slot::Text(at) => {
+                    row.texts[at] = if value.is_string() {
+                        value.into_immutable_string().unwrap_or_default()
+                    } else {
+                        value.to_string().into()
+                    };
+                }
+                Slot::Number(at) => row.numbers[at] = value,
+                // Always an integer (`created_at` is read as one).
+                Slot::CreatedAt => row.created_at = value.as_int().unwrap_or_default(),
+                Slot::Trades => row.trades = stored(value),
+            }
+        }
+        row
+    }
+    fn value(&self, index: usize) -> Dynamic {
+        match ORDER_SLOTS[index] {
+            Slot::Text(at) => self.texts[at].clone().into(),
+            Slot::Number(at) => self.numbers[at].clone(),
+            Slot::CreatedAt => Dynamic::from_int(self.created_at),
+            Slot::Trades => shown(&self.trades),
+        }
+    }
+    fn id(&self) -> Option<ImmutableString> {
+        Some(self.texts[0].clone())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -32,7 +141,12 @@ impl Kind for OrderKind {
     const NAME: &'static str = "Order";
     const WHAT: &'static str = "order";
     const FIELDS: &'static [&'static str] = &ORDER_FIELDS;
+    type Row = OrderRow;
 }
+
+/// The number of a trade's fields.
+const TRADE_LEN: usize = 18;
+const _: () = assert!(TRADE_FIELDS.len() == TRADE_LEN);
 
 #[derive(Clone, Debug)]
 pub(crate) struct TradeKind;
@@ -41,12 +155,16 @@ impl Kind for TradeKind {
     const NAME: &'static str = "Trade";
     const WHAT: &'static str = "trade";
     const FIELDS: &'static [&'static str] = TRADE_FIELDS;
+    type Row = [Dynamic; TRADE_LEN];
 }
 
-/// One row: its field values in `K::FIELDS` order, shared by every copy.
+/// One row: its field values in `K::FIELDS` order, shared by every copy. An empty list (an
+/// order's `associate_trades`, a trade's `maker_orders`: empty for nearly every open order) is
+/// held as `()`, which no field ever is, so it takes no allocation of its own; every reader
+/// goes through [`Record::value`], which gives it back as an empty array.
 #[derive(Clone, Debug)]
 pub(crate) struct Record<K: Kind> {
-    values: Arc<[Dynamic]>,
+    values: Arc<K::Row>,
     kind: PhantomData<K>,
 }
 
@@ -60,17 +178,16 @@ impl<K: Kind> Record<K> {
     pub(crate) fn new(values: Vec<Dynamic>) -> Self {
         debug_assert_eq!(values.len(), K::FIELDS.len());
         Record {
-            values: values.into(),
+            values: Arc::new(K::Row::of(values)),
             kind: PhantomData,
         }
     }
 
-    /// A record of `values`, one per field of `K::FIELDS`, in that order (one allocation).
+    /// A record of `values`, one per field of `K::FIELDS`, in that order.
     pub(crate) fn from_array<const N: usize>(values: [Dynamic; N]) -> Self {
         debug_assert_eq!(N, K::FIELDS.len());
-        let values: Arc<[Dynamic]> = Arc::new(values);
         Record {
-            values,
+            values: Arc::new(K::Row::of(values)),
             kind: PhantomData,
         }
     }
@@ -79,13 +196,21 @@ impl<K: Kind> Record<K> {
         K::FIELDS.iter().position(|field| *field == name)
     }
 
-    /// One field's value.
-    pub(crate) fn get(&self, name: &str) -> Option<&Dynamic> {
-        Self::index(name).and_then(|index| self.values.get(index))
+    /// Field `index`'s value, as scripts see it.
+    fn value(&self, index: usize) -> Dynamic {
+        self.values.value(index)
     }
 
-    fn fields(&self) -> impl Iterator<Item = (&'static str, &Dynamic)> {
-        K::FIELDS.iter().copied().zip(self.values.iter())
+    /// One field's value.
+    pub(crate) fn get(&self, name: &str) -> Option<Dynamic> {
+        Self::index(name).map(|index| self.value(index))
+    }
+
+    fn fields(&self) -> impl Iterator<Item = (&'static str, Dynamic)> + '_ {
+        K::FIELDS
+            .iter()
+            .enumerate()
+            .map(|(index, name)| (*name, self.value(index)))
     }
 
     /// The fields as a map (a copy the script may change).
@@ -99,7 +224,7 @@ impl<K: Kind> Record<K> {
     pub(crate) fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.fields()
-                .map(|(name, value)| (name.to_owned(), super::convert::to_json(value)))
+                .map(|(name, value)| (name.to_owned(), super::convert::to_json(&value)))
                 .collect(),
         )
     }
@@ -140,9 +265,9 @@ impl<K: Kind> Record<K> {
         name: &str,
         value: &Dynamic,
     ) -> Result<(), Box<EvalAltResult>> {
-        let current = &self.values[index];
+        let current = self.value(index);
         let same = current.type_id() == value.type_id()
-            && super::convert::to_json(current) == super::convert::to_json(value);
+            && super::convert::to_json(&current) == super::convert::to_json(value);
         if same {
             Ok(())
         } else {
@@ -166,6 +291,27 @@ impl<K: Kind> Record<K> {
         }
         text.push('}');
         text
+    }
+}
+
+/// How a field's value is held: an empty array as `()`.
+fn stored(value: Dynamic) -> Dynamic {
+    if value
+        .read_lock::<Array>()
+        .is_some_and(|items| items.is_empty())
+    {
+        Dynamic::UNIT
+    } else {
+        value
+    }
+}
+
+/// A held value as scripts see it: `()` is the empty array it stands for.
+fn shown(value: &Dynamic) -> Dynamic {
+    if value.is_unit() {
+        Dynamic::from_array(Array::new())
+    } else {
+        value.clone()
     }
 }
 
@@ -225,9 +371,7 @@ pub(crate) fn record_json(value: &Dynamic) -> Option<serde_json::Value> {
 /// The `id` of an order value (shared, not copied); `None` for any other value.
 pub(crate) fn order_id(value: &Dynamic) -> Option<ImmutableString> {
     let order = value.read_lock::<OrderValue>()?;
-    order
-        .get("id")
-        .and_then(|id| id.read_lock::<ImmutableString>().map(|s| s.clone()))
+    order.values.id()
 }
 
 /// The types with their getters, indexers and map-like functions, as one global module.
@@ -241,15 +385,10 @@ pub(crate) fn module() -> Module {
 fn register<K: Kind>(module: &mut Module) {
     module.set_custom_type::<Record<K>>(K::NAME);
     for (index, name) in K::FIELDS.iter().enumerate() {
-        module.set_getter_fn(name, move |record: &mut Record<K>| {
-            Ok(record.values[index].clone())
-        });
+        module.set_getter_fn(name, move |record: &mut Record<K>| Ok(record.value(index)));
     }
     module.set_indexer_get_fn(|record: &mut Record<K>, name: ImmutableString| {
-        record
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| Record::<K>::unknown(&name))
+        record.get(&name).ok_or_else(|| Record::<K>::unknown(&name))
     });
     // Rhai writes a property back after a method call on it (`o.associate_trades.len()`), so
     // setting a field to the value it has is allowed; any real change is refused.
@@ -276,11 +415,54 @@ fn register<K: Kind>(module: &mut Module) {
             .collect::<Array>())
     });
     module.set_native_fn("values", |record: &mut Record<K>| {
-        Ok(record.values.iter().cloned().collect::<Array>())
+        Ok((0..K::FIELDS.len())
+            .map(|index| record.value(index))
+            .collect::<Array>())
     });
-    module.set_native_fn("len", |record: &mut Record<K>| {
-        Ok(rhai::INT::try_from(record.values.len()).unwrap_or(rhai::INT::MAX))
+    module.set_native_fn("len", |_: &mut Record<K>| {
+        Ok(rhai::INT::try_from(K::FIELDS.len()).unwrap_or(rhai::INT::MAX))
     });
     module.set_native_fn("to_string", |record: &mut Record<K>| Ok(record.text(false)));
     module.set_native_fn("to_debug", |record: &mut Record<K>| Ok(record.text(true)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An order with no trades: its `associate_trades` is held as `()` but every reader sees
+    /// an empty array.
+    #[test]
+    fn an_empty_list_field_reads_as_an_empty_array_everywhere() {
+        let mut values: Vec<Dynamic> = ORDER_FIELDS
+            .iter()
+            .map(|name| Dynamic::from(ImmutableString::from(*name)))
+            .collect();
+        values[14] = Dynamic::from_array(Array::new());
+        let order = OrderValue::new(values);
+        assert!(order.values.trades.is_unit(), "held without an allocation");
+        let field = order.get("associate_trades").expect("a field");
+        assert!(field.read_lock::<Array>().is_some_and(|a| a.is_empty()));
+        assert_eq!(order.to_json()["associate_trades"], serde_json::json!([]));
+        assert!(order.to_map()["associate_trades"].is_array());
+        assert!(order.text(false).contains("\"associate_trades\": []"));
+
+        let mut engine = rhai::Engine::new();
+        engine.register_global_module(module().into());
+        let mut scope = rhai::Scope::new();
+        scope.push("o", order);
+        let script = r#"
+            let same = o.associate_trades.len();
+            o.associate_trades = [];
+            let refused = false;
+            try { o.associate_trades.push("x"); } catch { refused = true; }
+            [same, type_of(o.associate_trades), type_of(o["associate_trades"]),
+             o.values()[14].len(), refused, o.associate_trades.len()]
+        "#;
+        let result: Array = engine
+            .eval_with_scope(&mut scope, script)
+            .expect("the script runs");
+        let shown: Vec<String> = result.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["0", "array", "array", "0", "true", "0"]);
+    }
 }
