@@ -346,3 +346,38 @@ fn each_run_opens_the_log_afresh_so_it_can_be_rotated_between_runs() {
     assert_eq!(second.len(), 1, "the next run wrote a new file");
     assert!(first.is_disjoint(&second));
 }
+
+#[test]
+fn a_log_cut_short_by_kill_9_still_records_and_reads_the_next_run() {
+    let exchange = Exchange::fixture(&common::Book::fixture());
+    let log = exchange.work_dir().join("audit.jsonl");
+    // What `kill -9` in the middle of writing a `sending` record leaves: no newline at the end.
+    std::fs::write(
+        &log,
+        br#"{"time":"2026-12-01T00:00:00.000Z","run":"r0","phase":"sen"#,
+    )
+    .expect("a torn log");
+    let script = exchange.script("one.rhai", &format!(r#"cancel("{OLD_A}");"#));
+    exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .arg("--audit")
+        .arg(&log)
+        .run()
+        .status(0);
+    assert_eq!(exchange.status(OLD_A), "CANCELED");
+    let report = audit_json(&exchange, &log, &[]);
+    assert_eq!(strings(&report["canceled"]), set(&[OLD_A]));
+    assert_eq!(report["requests"], 1);
+    assert_eq!(report["unreadable_lines"], 1, "only the torn line is lost");
+    let human = exchange
+        .clobscript()
+        .args(["audit", "--audit"])
+        .arg(&log)
+        .run();
+    human
+        .status(0)
+        .stdout_has("canceled:     1")
+        .stdout_has("1 line of the log could not be read");
+}

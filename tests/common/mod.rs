@@ -139,14 +139,32 @@ impl Drop for Exchange {
     }
 }
 
+/// The records of a JSON-lines log. Only the last line may be cut short (a run killed while
+/// writing it); every other line must be whole JSON.
 pub fn read_json_lines(path: &Path) -> Vec<Value> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("audit lines are JSON"))
-            .collect(),
-        Err(_) => Vec::new(),
+    read_json_lines_torn(path).0
+}
+
+/// The whole records of a JSON-lines log, and whether its last line was cut short (left
+/// without its newline by a `kill -9` mid-write; the request it announces never left).
+pub fn read_json_lines_torn(path: &Path) -> (Vec<Value>, bool) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (Vec::new(), false);
+    };
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let torn = lines.last().is_some_and(|last| !last.ends_with('\n'));
+    if torn {
+        lines.pop();
     }
+    let records = lines
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {line}"))
+        })
+        .collect();
+    (records, torn)
 }
 
 /// The binary in a cleared environment: only `PATH`, `HOME` and the XDG state and config

@@ -73,11 +73,13 @@ impl AuditLog {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(fail)?;
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(path)
             .map_err(fail)?;
+        end_the_last_line(&mut file).map_err(fail)?;
         Ok(AuditLog {
             path: path.to_owned(),
             file: Mutex::new(file),
@@ -126,6 +128,24 @@ impl AuditLog {
     }
 }
 
+/// A run killed while writing a record (`kill -9`, power loss) leaves its last line cut short.
+/// Starting this run's records on a fresh line keeps that damage to the one torn line: without
+/// it the first record of this run would be glued to it and lost too.
+fn end_the_last_line(file: &mut File) -> std::io::Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 /// Who is doing the mutating, for every audit record.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AuditContext {
@@ -167,5 +187,25 @@ mod tests {
         assert_eq!(lines[1]["script"], "s.rhai");
         assert_eq!(lines[1]["ids"][0], "0x1");
         assert_ne!(lines[0]["run"], lines[1]["run"], "each open is a new run");
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_kill_does_not_swallow_the_next_runs_first_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, br#"{"phase":"sending","ids":["0x1","0x"#).expect("torn line");
+        let context = AuditContext::default();
+        let log = AuditLog::open(&path).expect("opens");
+        log.record(&context, &Record::new(Phase::Sending, "cancel"))
+            .expect("writes");
+        let text = std::fs::read_to_string(&path).expect("reads");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            serde_json::from_str::<Value>(lines[0]).is_err(),
+            "still torn"
+        );
+        let record: Value = serde_json::from_str(lines[1]).expect("the new record is whole");
+        assert_eq!(record["run"], log.run_id());
     }
 }

@@ -72,7 +72,7 @@ pub struct RunReport {
     pub refused: BTreeSet<String>,
     /// Ids whose status `audit reconcile` read from the exchange.
     pub reconciled: u64,
-    /// Lines of the run that could not be read (a line cut short by a crash).
+    /// Lines of the log that could not be read (a line cut short by a crash).
     pub unreadable_lines: u64,
 }
 
@@ -368,7 +368,7 @@ impl RunReport {
         if self.unreadable_lines > 0 {
             let _ = writeln!(
                 text,
-                "  {} line{} of the log could not be read (cut short?)",
+                "  {} line{} of the log could not be read (a record cut short by a kill announces a request that never left)",
                 self.unreadable_lines,
                 super::plural(self.unreadable_lines)
             );
