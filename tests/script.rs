@@ -781,3 +781,63 @@ fn listings_in_a_script_walk_every_page_and_match_the_exchange() {
         "{served} requests, minimum {minimum}"
     );
 }
+
+#[test]
+fn cancel_orders_answers_each_id_once_as_sent_trimmed_of_spaces() {
+    let exchange = Exchange::generated(400);
+    let before = exchange.statuses();
+    let key = exchange.sim().credentials().api_key.clone();
+    let open: Vec<String> = exchange
+        .sim()
+        .orders_of(&key)
+        .into_iter()
+        .filter(|o| o.status == "LIVE")
+        .map(|o| o.id)
+        .take(150)
+        .collect();
+    assert_eq!(open.len(), 150, "the account has open orders");
+    // The ids as a script might hand them over: repeated, padded, and one the exchange lacks.
+    let mut listed: Vec<String> = open.iter().map(|id| format!("{id:?}")).collect();
+    listed.push(format!("{:?}", open[0]));
+    listed.push(format!("\" {} \"", open[1]));
+    listed.push("\"0xdoesnotexist\"".to_owned());
+    let script = exchange.script(
+        "many.rhai",
+        &format!("cancel_orders([{}])", listed.join(", ")),
+    );
+    let out = exchange
+        .clobscript()
+        .args(["run", "--json"])
+        .arg(&script)
+        .run();
+    out.status(0);
+    let result = out.json();
+    let canceled: Vec<String> = result["canceled"]
+        .as_array()
+        .expect("canceled")
+        .iter()
+        .map(|id| id.as_str().expect("text").to_owned())
+        .collect();
+    let mut sorted_canceled = canceled.clone();
+    sorted_canceled.sort();
+    sorted_canceled.dedup();
+    assert_eq!(sorted_canceled.len(), canceled.len(), "each id once");
+    let mut expected = open.clone();
+    expected.sort();
+    assert_eq!(sorted_canceled, expected);
+    let not_canceled = result["not_canceled"].as_object().expect("map");
+    assert_eq!(
+        not_canceled.keys().collect::<Vec<_>>(),
+        ["0xdoesnotexist"],
+        "{result}"
+    );
+    let after = exchange.statuses();
+    for (id, was) in &before {
+        let now = &after[id];
+        if open.contains(id) {
+            assert_eq!(now, "CANCELED", "{id}");
+        } else {
+            assert_eq!(now, was, "{id} untouched");
+        }
+    }
+}

@@ -13,6 +13,6 @@ pub mod user_channel;
 pub use auth::{Credentials, Secret, SigningKey};
 pub use client::{
     CancelObserver, CancelPlan, CancelRequest, Client, ClientConfig, ClientStats, ClobError,
-    NoObserver, OrderFilter, RequestOutcome, RetryPolicy, STOP_GRACE, TradeFilter,
+    IndexedCancel, NoObserver, OrderFilter, RequestOutcome, RetryPolicy, STOP_GRACE, TradeFilter,
 };
 pub use types::*;

@@ -9,7 +9,7 @@
 //! times; [`Interner`] shares one string per distinct value so converting 100,000 orders costs
 //! little more than the maps themselves.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rhai::{Array, Dynamic, ImmutableString, Map};
@@ -17,7 +17,9 @@ use rhai::{Array, Dynamic, ImmutableString, Map};
 use super::values::OrderValue;
 #[cfg(test)]
 use super::values::TradeValue;
-use crate::clob::{BookLevel, CancelResponse, MakerOrder, OpenOrder, OrderBook, Trade};
+use crate::clob::{
+    BookLevel, CancelResponse, IndexedCancel, MakerOrder, OpenOrder, OrderBook, Trade,
+};
 
 /// Shares one [`ImmutableString`] per distinct value within one conversion.
 #[derive(Default)]
@@ -351,25 +353,25 @@ pub(crate) fn cancel_response(response: CancelResponse) -> Map {
     ])
 }
 
-/// [`cancel_response`] for an answer to ids the script passed: canceled ids reuse the
-/// script's own strings instead of a new copy each.
-pub(crate) fn cancel_response_sharing(response: CancelResponse, sent: &[ImmutableString]) -> Map {
-    if response.canceled.len() < 64 {
-        return cancel_response(response);
-    }
-    let by_text: HashMap<&str, &ImmutableString, BuildHasherDefault<QuickHash>> =
-        sent.iter().map(|id| (id.as_str(), id)).collect();
-    let canceled = response
-        .canceled
-        .iter()
-        .map(|id| match by_text.get(id.as_str()) {
-            Some(shared) => Dynamic::from((*shared).clone()),
-            None => Dynamic::from(id.clone()),
-        })
-        .collect::<Array>();
+/// [`cancel_response`] for an answer to ids the script passed: canceled ids are the script's
+/// own strings (a reference each), not a new copy.
+pub(crate) fn cancel_response_sharing(answer: IndexedCancel, sent: &[ImmutableString]) -> Map {
+    let shared = |at: usize| {
+        let id = &sent[at];
+        let trimmed = id.trim();
+        if trimmed.len() == id.len() {
+            Dynamic::from(id.clone())
+        } else {
+            Dynamic::from(trimmed.to_owned())
+        }
+    };
+    let mut canceled: Array =
+        Vec::with_capacity(answer.canceled.len() + answer.canceled_other.len());
+    canceled.extend(answer.canceled.iter().map(|&at| shared(at)));
+    canceled.extend(answer.canceled_other.into_iter().map(Dynamic::from));
     let mut map = cancel_response(CancelResponse {
         canceled: Vec::new(),
-        not_canceled: response.not_canceled,
+        not_canceled: answer.not_canceled,
     });
     map.insert("canceled".into(), Dynamic::from_array(canceled));
     map

@@ -28,7 +28,8 @@ mod transport;
 pub use super::error::ClobError;
 pub use super::retry::RetryPolicy;
 pub use cancels::{
-    CancelObserver, CancelPlan, CancelRequest, NoObserver, RequestOutcome, STOP_GRACE,
+    CancelObserver, CancelPlan, CancelRequest, IndexedCancel, NoObserver, RequestOutcome,
+    STOP_GRACE,
 };
 pub use keys::{KeyOrigin, KeyRequestError};
 pub use listings::{OrderFilter, TradeFilter};

@@ -447,6 +447,19 @@ pub(super) fn required<'a>(
 }
 
 /// The ids given, trimmed, blanks and repeats dropped, in their first order.
+/// The positions of the first occurrence of each distinct id (trimmed; empty ones dropped).
+pub(super) fn unique_positions<S: AsRef<str>>(ids: &[S]) -> Vec<usize> {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut unique = Vec::with_capacity(ids.len());
+    for (at, id) in ids.iter().enumerate() {
+        let id = id.as_ref().trim();
+        if !id.is_empty() && seen.insert(id) {
+            unique.push(at);
+        }
+    }
+    unique
+}
+
 pub(super) fn unique_ids<S: AsRef<str>>(ids: &[S]) -> Vec<&str> {
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     ids.iter()

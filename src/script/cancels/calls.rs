@@ -73,12 +73,12 @@ impl HostState {
     /// What a cancel call returns to the script, once the client is done: the converted
     /// answer; or, when the run was stopped meanwhile, the stop; or the failure (after
     /// counting what stayed unknown or unsent).
-    fn cancel_result(
+    fn cancel_result<T>(
         &self,
         function: &str,
         ids: Option<&[ImmutableString]>,
-        result: Result<CancelResponse, ClobError>,
-        convert: impl FnOnce(CancelResponse) -> Map,
+        result: Result<T, ClobError>,
+        convert: impl FnOnce(T) -> Map,
     ) -> Outcome<Map> {
         match result {
             Ok(response) if !self.interrupt.is_triggered() => Ok(convert(response)),
@@ -151,14 +151,15 @@ impl HostState {
         let client = self.client()?;
         self.warn_if_too_slow(function, &client, ids.len());
         let log = RequestLog::new(self, function);
-        let result = if function == "cancel" && ids.len() == 1 {
-            self.cancel_request(client.cancel_observed(&ids[0], &log))?
-        } else {
-            self.cancel_request(client.cancel_orders_observed(&ids, &log))?
-        };
+        if function == "cancel" && ids.len() == 1 {
+            let result = self.cancel_request(client.cancel_observed(&ids[0], &log))?;
+            log.finish();
+            return self.cancel_result(function, Some(&ids), result, convert::cancel_response);
+        }
+        let result = self.cancel_request(client.cancel_orders_indexed(&ids, &log))?;
         log.finish();
-        self.cancel_result(function, Some(&ids), result, |response| {
-            convert::cancel_response_sharing(response, &ids)
+        self.cancel_result(function, Some(&ids), result, |answer| {
+            convert::cancel_response_sharing(answer, &ids)
         })
     }
 

@@ -1,7 +1,7 @@
 //! `cancel_orders`: the ids go on one queue, a few workers take batches off it as the pacer
 //! grants them, and the answers (retries and splits included) merge into one result.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,13 +11,43 @@ use tokio_util::sync::CancellationToken;
 
 use super::paced::{Attempted, Paced, lock, settle_cancel_where, stopped_error, unless_stopped};
 use super::{CancelObserver, CancelRequest, Client, ClobError, NoObserver};
-use crate::clob::client::transport::{Attempts, Call, to_json, unique_ids};
+use crate::clob::client::transport::{Attempts, Call, to_json, unique_positions};
 use crate::clob::ratelimit::{CancelGrant, CancelPacer};
 use crate::clob::types::CancelResponse;
 
-/// The state the batches of one `cancel_orders` call share.
+/// The answer to a `cancel_orders` call, with the canceled ids given as their positions in the
+/// ids passed in: a caller holding 100,000 ids gets them back without a copy of each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexedCancel {
+    /// Positions (in the ids passed) of the ids the exchange canceled, in the order answered.
+    pub canceled: Vec<usize>,
+    /// Ids the exchange said it canceled that were not among those sent (never expected).
+    pub canceled_other: Vec<String>,
+    /// Ids the exchange did not cancel, with its reason.
+    pub not_canceled: BTreeMap<String, String>,
+}
+
+impl IndexedCancel {
+    /// The answer with every id as text, as the exchange gave it.
+    pub fn into_response<S: AsRef<str>>(self, ids: &[S]) -> CancelResponse {
+        let mut canceled: Vec<String> = self
+            .canceled
+            .iter()
+            .map(|&at| ids[at].as_ref().trim().to_owned())
+            .collect();
+        canceled.extend(self.canceled_other);
+        CancelResponse {
+            canceled,
+            not_canceled: self.not_canceled,
+        }
+    }
+}
+
+/// The state the batches of one `cancel_orders` call share. Ids are held as positions in the
+/// caller's slice (`texts` gives their text).
 struct Batches<'a> {
-    queue: Mutex<VecDeque<&'a str>>,
+    texts: Vec<&'a str>,
+    queue: Mutex<VecDeque<usize>>,
     merge: Mutex<Merge<'a>>,
     total: usize,
     done: AtomicUsize,
@@ -29,7 +59,7 @@ struct Batches<'a> {
 
 #[derive(Default)]
 struct Merge<'a> {
-    response: CancelResponse,
+    response: IndexedCancel,
     unknown: Vec<String>,
     unsent: Vec<String>,
     first_error: Option<ClobError>,
@@ -39,6 +69,19 @@ struct Merge<'a> {
 }
 
 impl<'a> Merge<'a> {
+    /// Takes in one batch's answer: each canceled id found among `sent` (the batch's
+    /// positions and texts) is kept as its position, anything else as text.
+    fn answered(&mut self, answer: CancelResponse, sent: &[usize], texts: &[&'a str]) {
+        let position: HashMap<&str, usize> = sent.iter().map(|&at| (texts[at], at)).collect();
+        for id in answer.canceled {
+            match position.get(id.as_str()) {
+                Some(&at) => self.response.canceled.push(at),
+                None => self.response.canceled_other.push(id),
+            }
+        }
+        self.response.not_canceled.extend(answer.not_canceled);
+    }
+
     /// Ids that end without an answer: unknown if an attempt with them may have applied.
     fn unanswered(&mut self, ids: impl IntoIterator<Item = &'a str>, in_flight: bool) {
         for id in ids {
@@ -76,15 +119,27 @@ impl Client {
         ids: &[S],
         observer: &dyn CancelObserver,
     ) -> Result<CancelResponse, ClobError> {
+        let answer = self.cancel_orders_indexed(ids, observer).await?;
+        Ok(answer.into_response(ids))
+    }
+
+    /// [`Client::cancel_orders_observed`], answering with the canceled ids' positions in `ids`
+    /// instead of a copy of each.
+    pub async fn cancel_orders_indexed<S: AsRef<str> + Sync>(
+        &self,
+        ids: &[S],
+        observer: &dyn CancelObserver,
+    ) -> Result<IndexedCancel, ClobError> {
         self.signer("DELETE /orders")?;
-        let unique = unique_ids(ids);
+        let unique = unique_positions(ids);
         if unique.is_empty() {
-            return Ok(CancelResponse::default());
+            return Ok(IndexedCancel::default());
         }
         let pacer = self.cancel_pacer();
         let batches = Batches {
+            texts: ids.iter().map(|id| id.as_ref().trim()).collect(),
             total: unique.len(),
-            queue: Mutex::new(unique.iter().copied().collect()),
+            queue: Mutex::new(unique.into()),
             merge: Mutex::new(Merge::default()),
             done: AtomicUsize::new(0),
             halted: std::sync::atomic::AtomicBool::new(false),
@@ -98,14 +153,24 @@ impl Client {
             .config
             .cancel_concurrency
             .max(1)
-            .min(unique.len().div_ceil(pacer.batch_limit()));
+            .min(batches.total.div_ceil(pacer.batch_limit()));
         let work =
             (0..workers).map(|_| self.batch_worker(&pacer, &batches, observer, stop.as_ref()));
         futures_util::future::join_all(work).await;
 
-        let Batches { queue, merge, .. } = batches;
+        let Batches {
+            queue,
+            merge,
+            texts,
+            ..
+        } = batches;
         let mut merge = merge.into_inner().unwrap_or_else(|e| e.into_inner());
-        let left: Vec<&str> = queue.into_inner().unwrap_or_else(|e| e.into_inner()).into();
+        let left: Vec<&str> = queue
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .map(|at| texts[at])
+            .collect();
         if !left.is_empty() {
             merge.unanswered(left, false);
             if merge.first_error.is_none() {
@@ -131,12 +196,13 @@ impl Client {
             Some(error)
                 if !any_effect
                     && response.canceled.is_empty()
+                    && response.canceled_other.is_empty()
                     && response.not_canceled.is_empty() =>
             {
                 Err(error)
             }
             Some(error) => Err(ClobError::CancelIncomplete {
-                partial: Box::new(response),
+                partial: Box::new(response.into_response(ids)),
                 unknown,
                 unsent,
                 source: Box::new(error),
@@ -145,10 +211,10 @@ impl Client {
     }
 
     /// Takes batches off the shared queue until it is empty or the cancel stops.
-    async fn batch_worker<'a>(
+    async fn batch_worker(
         &self,
         pacer: &CancelPacer,
-        batches: &Batches<'a>,
+        batches: &Batches<'_>,
         observer: &dyn CancelObserver,
         stop: Option<&CancellationToken>,
     ) {
@@ -170,7 +236,7 @@ impl Client {
             if batches.halted.load(Ordering::SeqCst) {
                 return;
             }
-            let batch: Vec<&'a str> = {
+            let batch: Vec<usize> = {
                 let mut queue = lock(&batches.queue);
                 let take = grant.size.min(queue.len());
                 let batch = queue.drain(..take).collect();
@@ -195,7 +261,7 @@ impl Client {
         &self,
         pacer: &CancelPacer,
         batches: &Batches<'a>,
-        mut batch: Vec<&'a str>,
+        mut positions: Vec<usize>,
         first: CancelGrant,
         observer: &dyn CancelObserver,
         stop: Option<&CancellationToken>,
@@ -205,6 +271,8 @@ impl Client {
         let mut attempt_no = 0u32;
         let mut lone_refusals = 0u32;
         let started = Instant::now();
+        let texts = &batches.texts;
+        let mut batch: Vec<&'a str> = positions.iter().map(|&at| texts[at]).collect();
         loop {
             let grant_now = match grant.take() {
                 Some(grant) => grant,
@@ -217,10 +285,12 @@ impl Client {
                 },
             };
             if grant_now.size < batch.len() {
-                let rest = batch.split_off(grant_now.size.max(1));
+                let keep = grant_now.size.max(1);
+                batch.truncate(keep);
+                let rest = positions.split_off(keep);
                 let mut queue = lock(&batches.queue);
-                for id in rest.into_iter().rev() {
-                    queue.push_front(id);
+                for at in rest.into_iter().rev() {
+                    queue.push_front(at);
                 }
             }
             let call = match to_json(&batch) {
@@ -294,8 +364,7 @@ impl Client {
                 Attempted::Ended(Paced::Answered(answer)) => {
                     let mut merge = lock(&batches.merge);
                     merge.any_effect = true;
-                    merge.response.canceled.extend(answer.canceled);
-                    merge.response.not_canceled.extend(answer.not_canceled);
+                    merge.answered(answer, &positions, texts);
                     batches.done.fetch_add(batch.len(), Ordering::SeqCst);
                     return;
                 }

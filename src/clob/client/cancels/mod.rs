@@ -17,6 +17,8 @@ use crate::clob::ratelimit::{CancelPacer, PacerStatus};
 use crate::clob::types::CancelResponse;
 
 mod batches;
+
+pub use batches::IndexedCancel;
 mod paced;
 mod single;
 
