@@ -724,3 +724,27 @@ fn saving_the_default_profile_says_when_it_is_used_and_warns_of_poly_variables()
     keys.status(0);
     assert_eq!(keys.stdout.trim(), lines(&out)["POLY_API_KEY"]);
 }
+
+#[test]
+fn the_manual_page_and_completions_cover_the_auth_subcommands_and_their_flags() {
+    let exchange = exchange();
+    let man = Clob::bare(&exchange).arg("man").run();
+    man.status(0);
+    for word in [
+        "CLOBSCRIPT AUTH DERIVE",
+        "CLOBSCRIPT AUTH CREATE",
+        "CLOBSCRIPT AUTH KEYS",
+        "CLOBSCRIPT AUTH DELETE",
+        "\\-\\-private\\-key\\-file",
+        "\\-\\-save\\-profile",
+        "\\-\\-chain\\-id",
+        "\\-\\-yes",
+    ] {
+        man.stdout_has(word);
+    }
+    let bash = Clob::bare(&exchange).args(["completions", "bash"]).run();
+    bash.status(0);
+    for word in ["--private-key-file", "--save-profile", "--yes"] {
+        bash.stdout_has(word);
+    }
+}
