@@ -35,6 +35,22 @@ fn parse_positive(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A chain the exchange signs in on: 137 (Polygon) or 80002 (Amoy).
+fn parse_chain_id(text: &str) -> Result<u64, String> {
+    use crate::clob::l1::{AMOY_CHAIN_ID, POLYGON_CHAIN_ID};
+    match text.trim().parse::<u64>() {
+        Ok(id @ (POLYGON_CHAIN_ID | AMOY_CHAIN_ID)) => Ok(id),
+        Ok(_) => Err(format!(
+            "the exchange signs in on chain {POLYGON_CHAIN_ID} (Polygon) or {AMOY_CHAIN_ID} \
+             (Amoy) only"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a chain id; write {POLYGON_CHAIN_ID} (Polygon) or {AMOY_CHAIN_ID} \
+             (Amoy)"
+        )),
+    }
+}
+
 fn parse_probability(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
@@ -170,15 +186,32 @@ pub struct AuthArgs {
 #[derive(Debug, Subcommand, Clone)]
 pub enum AuthAction {
     /// The wallet's existing API credentials for a nonce (GET /auth/derive-api-key).
+    #[command(after_help = WALLET_AFTER_HELP)]
     Derive(WalletArgs),
     /// New API credentials for the wallet, or its existing ones when the nonce already has a key
     /// (POST /auth/api-key, then GET /auth/derive-api-key).
+    #[command(after_help = WALLET_AFTER_HELP)]
     Create(WalletArgs),
     /// List the API keys of the account the credentials belong to (--profile, POLY_*, or the
     /// default profile).
     Keys,
     /// Revoke the API key of the credentials in use; requests signed with it fail afterwards.
-    Delete,
+    /// Asks first on a terminal; scripts pass --yes.
+    Delete(DeleteArgs),
+}
+
+/// What `auth derive --help` and `auth create --help` add below the flags.
+const WALLET_AFTER_HELP: &str = "The private key names the account, so --profile is refused \
+     here (exit 2): --save-profile NAME writes the credentials into a profile, and --host URL \
+     picks the exchange.";
+
+/// `auth delete`: the confirmation.
+#[derive(Debug, Args, Clone)]
+pub struct DeleteArgs {
+    /// Revoke without asking. Without it, a terminal is asked to confirm (default no), and
+    /// anything else (a script, cron, a pipe) is refused with exit 2 before any request.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Where the wallet key comes from and what to do with the credentials.
@@ -192,7 +225,12 @@ pub struct WalletArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub nonce: u64,
     /// Chain the signature is for: 137 (Polygon, the exchange) or 80002 (Amoy).
-    #[arg(long, value_name = "ID", default_value_t = crate::clob::l1::POLYGON_CHAIN_ID)]
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value_t = crate::clob::l1::POLYGON_CHAIN_ID,
+        value_parser = parse_chain_id
+    )]
     pub chain_id: u64,
     /// Write the credentials (and the host) into the config file as profile NAME instead of
     /// printing them; only the API key and the address are printed.

@@ -291,11 +291,17 @@ fn delete_revokes_the_key_and_a_new_create_issues_another() {
     created.status(0);
     let creds = lines(&created);
 
-    let out = with_credentials(&exchange, &["delete"], &creds);
-    out.status(0).stdout_has(&format!(
-        "deleted API key {} of {WALLET_ADDRESS}",
-        creds["POLY_API_KEY"]
-    ));
+    let out = with_credentials(&exchange, &["delete", "--yes"], &creds);
+    out.status(0)
+        .stdout_has(&format!(
+            "deleted API key {} of {WALLET_ADDRESS}",
+            creds["POLY_API_KEY"]
+        ))
+        // How to get a key again names the same exchange.
+        .stderr_has(&format!(
+            "get a new one with `clobscript auth create --host {}`",
+            exchange.sim().url()
+        ));
     assert!(!out.stderr.contains(&creds["POLY_API_SECRET"]));
     assert!(exchange.sim().api_keys_of(WALLET_ADDRESS).is_empty());
 
@@ -320,10 +326,17 @@ fn keys_and_delete_need_complete_credentials() {
         .run();
     out.status(2)
         .stderr_has("missing credentials: POLY_API_SECRET, POLY_PASSPHRASE, POLY_ADDRESS");
-    auth(&exchange, &["delete"])
-        .run()
-        .status(2)
-        .stderr_has("no credentials:");
+    for args in [&["keys"][..], &["delete", "--yes"]] {
+        let command = args[0];
+        let out = auth(&exchange, args).run();
+        out.status(2)
+            .stderr_has(&format!(
+                "no credentials: `auth {command}` signs with an API key"
+            ))
+            .stderr_has("clobscript auth create --save-profile default");
+        // Advice for `run`, not for `auth`.
+        assert!(!out.stderr.contains("--sim"), "{}", out.stderr);
+    }
     assert_eq!(exchange.sim().requests_served(), 0);
     assert_eq!(
         exchange.sim().api_keys_of(&demo_credentials().address),
@@ -431,4 +444,307 @@ fn the_hidden_prompt_reads_the_key_without_echoing_it() {
             .contains(DEMO_PRIVATE_KEY.trim_start_matches("0x")),
         "the key was echoed:\n{seen}"
     );
+}
+
+/// `auth create` for [`WALLET_KEY`]: the printed credentials, checked held by the exchange.
+fn created(exchange: &Exchange) -> BTreeMap<String, String> {
+    let out = with_key(exchange, &["create"], WALLET_KEY);
+    out.status(0);
+    let creds = lines(&out);
+    assert_eq!(
+        exchange.sim().api_keys_of(WALLET_ADDRESS),
+        vec![creds["POLY_API_KEY"].clone()]
+    );
+    creds
+}
+
+/// The exchange still holds `creds`' key and an L2 request signed with it succeeds.
+#[track_caller]
+fn assert_key_works(exchange: &Exchange, creds: &BTreeMap<String, String>) {
+    assert_eq!(
+        exchange.sim().api_keys_of(WALLET_ADDRESS),
+        vec![creds["POLY_API_KEY"].clone()]
+    );
+    let keys = with_credentials(exchange, &["keys"], creds);
+    keys.status(0);
+    assert_eq!(keys.stdout.trim(), creds["POLY_API_KEY"]);
+}
+
+#[test]
+fn delete_without_yes_off_a_terminal_is_refused_and_nothing_is_sent() {
+    let exchange = exchange();
+    let creds = created(&exchange);
+    let served = exchange.sim().requests_served();
+
+    // stdin is not a terminal here (as under cron or in a pipe).
+    let out = with_credentials(&exchange, &["delete"], &creds);
+    out.status(2)
+        .stderr_has("not deleted")
+        .stderr_has(&format!(
+            "API key {} of {WALLET_ADDRESS} at {}",
+            creds["POLY_API_KEY"],
+            exchange.sim().url()
+        ))
+        .stderr_has("from the POLY_* environment variables")
+        .stderr_has("pass --yes");
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    for secret in [&creds["POLY_API_SECRET"], &creds["POLY_PASSPHRASE"]] {
+        assert!(!out.stderr.contains(secret.as_str()), "{}", out.stderr);
+    }
+    assert_eq!(exchange.sim().requests_served(), served, "nothing was sent");
+    assert_key_works(&exchange, &creds);
+
+    // The same with the credentials of a profile: the refusal names the profile.
+    with_key(&exchange, &["derive", "--save-profile", "desk"], WALLET_KEY).status(0);
+    let served = exchange.sim().requests_served();
+    auth(&exchange, &["delete", "--profile", "desk"])
+        .run()
+        .status(2)
+        .stderr_has("from profile `desk`")
+        .stderr_has("pass --yes");
+    assert_eq!(exchange.sim().requests_served(), served, "nothing was sent");
+    assert_key_works(&exchange, &creds);
+
+    // -y revokes it, and the advice to renew the profile names the same exchange.
+    auth(&exchange, &["delete", "--profile", "desk", "-y"])
+        .run()
+        .status(0)
+        .stdout_has(&format!("deleted API key {}", creds["POLY_API_KEY"]))
+        .stderr_has(&format!(
+            "clobscript auth create --host {} --save-profile desk --force",
+            exchange.sim().url()
+        ));
+    assert!(exchange.sim().api_keys_of(WALLET_ADDRESS).is_empty());
+}
+
+/// `clobscript auth delete` in a pseudo-terminal with `creds`, answering `answer` to the
+/// question; returns what the terminal showed and the exit code.
+#[cfg(unix)]
+fn delete_on_a_terminal(
+    exchange: &Exchange,
+    creds: &BTreeMap<String, String>,
+    answer: &str,
+) -> (String, i32) {
+    use expectrl::process::unix::WaitStatus;
+    use expectrl::{Expect as _, Session};
+
+    let mut clob = auth(exchange, &["delete"]);
+    for (name, value) in creds {
+        clob.env(name, value);
+    }
+    clob.env("TERM", "xterm");
+    let mut session = Session::spawn(clob.into_command()).expect("clobscript starts in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(90)));
+    let asked = session.expect("[y/N] ").expect("the question");
+    let mut seen = String::from_utf8_lossy(asked.before()).into_owned();
+    seen.push_str("[y/N] ");
+    session.send(format!("{answer}\r")).expect("answer typed");
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut session, &mut rest);
+    seen.push_str(&String::from_utf8_lossy(&rest));
+    let code = match session.get_process().wait().expect("clobscript ends") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("clobscript did not exit: {other:?}\n{seen}"),
+    };
+    (seen, code)
+}
+
+#[cfg(unix)]
+#[test]
+fn delete_on_a_terminal_asks_naming_the_key_and_only_yes_revokes_it() {
+    let exchange = exchange();
+    let creds = created(&exchange);
+    let question = format!(
+        "Revoke API key {} of {WALLET_ADDRESS} at {} (from the POLY_* environment variables)? \
+         Requests signed with it fail afterwards. [y/N] ",
+        creds["POLY_API_KEY"],
+        exchange.sim().url()
+    );
+
+    // The default (just Enter) and any other answer keep the key, with nothing sent.
+    for answer in ["", "n", "sure"] {
+        let served = exchange.sim().requests_served();
+        let (seen, code) = delete_on_a_terminal(&exchange, &creds, answer);
+        assert!(seen.contains(&question), "{seen}");
+        assert!(seen.contains("not deleted"), "{seen}");
+        assert_eq!(code, 2, "{seen}");
+        for secret in [&creds["POLY_API_SECRET"], &creds["POLY_PASSPHRASE"]] {
+            assert!(!seen.contains(secret.as_str()), "{seen}");
+        }
+        assert_eq!(exchange.sim().requests_served(), served, "nothing was sent");
+        assert_key_works(&exchange, &creds);
+    }
+
+    let (seen, code) = delete_on_a_terminal(&exchange, &creds, "y");
+    assert_eq!(code, 0, "{seen}");
+    assert!(
+        seen.contains(&format!(
+            "deleted API key {} of {WALLET_ADDRESS}",
+            creds["POLY_API_KEY"]
+        )),
+        "{seen}"
+    );
+    assert!(exchange.sim().api_keys_of(WALLET_ADDRESS).is_empty());
+    with_credentials(&exchange, &["keys"], &creds)
+        .status(3)
+        .stderr_has("rejected the credentials");
+}
+
+#[test]
+fn derive_and_create_refuse_profile_and_point_to_save_profile() {
+    let exchange = exchange();
+    let out = with_key(&exchange, &["create", "--save-profile", "desk"], WALLET_KEY);
+    out.status(0);
+    let saved = std::fs::read_to_string(config_file(&exchange)).expect("config file");
+    let served = exchange.sim().requests_served();
+
+    for command in ["derive", "create"] {
+        // Refused before the private key is even read (none is given here).
+        let out = auth(&exchange, &[command, "--profile", "desk"]).run();
+        out.status(2)
+            .stderr_has(&format!(
+                "`auth {command}` signs with the wallet's private key"
+            ))
+            .stderr_has("--profile desk would be ignored")
+            .stderr_has("pass --save-profile desk instead");
+        assert!(!out.stderr.contains("no private key"), "{}", out.stderr);
+
+        // Also as a global flag before the command, and with a key at hand.
+        let mut clob = Clob::bare(&exchange);
+        clob.args(["--profile", "desk", "auth", command, "--host"])
+            .arg(exchange.sim().url())
+            .env("POLY_PRIVATE_KEY", WALLET_KEY);
+        let out = clob.run();
+        assert_no_private_key(&exchange, &out, WALLET_KEY);
+        out.status(2).stderr_has("--profile desk would be ignored");
+
+        // Next to --save-profile: drop --profile, the save already writes the profile.
+        let out = with_key(
+            &exchange,
+            &[
+                command,
+                "--profile",
+                "desk",
+                "--save-profile",
+                "desk",
+                "--force",
+            ],
+            WALLET_KEY,
+        );
+        out.status(2)
+            .stderr_has("drop --profile desk")
+            .stderr_has("--save-profile desk already writes");
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+    assert_eq!(exchange.sim().requests_served(), served, "nothing was sent");
+    assert_eq!(
+        std::fs::read_to_string(config_file(&exchange)).expect("config file"),
+        saved,
+        "the profile is untouched"
+    );
+    assert_eq!(exchange.sim().api_keys_of(WALLET_ADDRESS).len(), 1);
+
+    // --help says so, and delete's says how scripts confirm.
+    for command in ["derive", "create"] {
+        auth(&exchange, &[command, "--help"])
+            .run()
+            .status(0)
+            .stdout_has("--profile is refused here");
+    }
+    auth(&exchange, &["delete", "--help"])
+        .run()
+        .status(0)
+        .stdout_has("--yes");
+}
+
+#[test]
+fn a_chain_id_other_than_polygon_or_amoy_is_refused_before_any_request() {
+    let exchange = exchange();
+    for (id, message) in [
+        ("1", "signs in on chain 137 (Polygon) or 80002 (Amoy) only"),
+        ("polygon", "`polygon` is not a chain id"),
+        ("137.0", "`137.0` is not a chain id"),
+    ] {
+        with_key(&exchange, &["create", "--chain-id", id], WALLET_KEY)
+            .status(2)
+            .stderr_has("--chain-id")
+            .stderr_has(message);
+    }
+    assert_eq!(exchange.sim().requests_served(), 0);
+    assert!(exchange.sim().api_keys_of(WALLET_ADDRESS).is_empty());
+}
+
+#[test]
+fn derive_and_create_use_the_request_timeout() {
+    let exchange = Exchange::start(SimConfig {
+        orders: 10,
+        latency: Some(Duration::from_millis(1500)),
+        ..SimConfig::default()
+    });
+    with_key(
+        &exchange,
+        &["create", "--request-timeout", "200ms"],
+        WALLET_KEY,
+    )
+    .status(3)
+    .stderr_has("within 200ms")
+    .stderr_has("--request-timeout");
+    with_key(
+        &exchange,
+        &["derive", "--request-timeout", "0s"],
+        WALLET_KEY,
+    )
+    .status(2)
+    .stderr_has("--request-timeout must be longer than zero");
+    let out = with_key(
+        &exchange,
+        &["create", "--request-timeout", "10s"],
+        WALLET_KEY,
+    );
+    out.status(0).stderr_has("created a new API key");
+    assert_eq!(
+        exchange.sim().api_keys_of(WALLET_ADDRESS),
+        vec![lines(&out)["POLY_API_KEY"].clone()]
+    );
+}
+
+#[test]
+fn saving_the_default_profile_says_when_it_is_used_and_warns_of_poly_variables() {
+    let exchange = exchange();
+    let out = auth(&exchange, &["create", "--save-profile", "default"])
+        .env("POLY_PRIVATE_KEY", WALLET_KEY)
+        .env("POLY_API_KEY", &demo_credentials().api_key)
+        .run();
+    assert_no_private_key(&exchange, &out, WALLET_KEY);
+    out.status(0)
+        .stderr_has("used when neither --profile nor the POLY_* variables are given")
+        .stderr_has("warning: POLY_* variables are set in this environment");
+    // Without POLY_* the default profile is what `auth keys` signs with.
+    let keys = auth(&exchange, &["keys"]).run();
+    keys.status(0);
+    assert_eq!(keys.stdout.trim(), lines(&out)["POLY_API_KEY"]);
+}
+
+#[test]
+fn the_manual_page_and_completions_cover_the_auth_subcommands_and_their_flags() {
+    let exchange = exchange();
+    let man = Clob::bare(&exchange).arg("man").run();
+    man.status(0);
+    for word in [
+        "CLOBSCRIPT AUTH DERIVE",
+        "CLOBSCRIPT AUTH CREATE",
+        "CLOBSCRIPT AUTH KEYS",
+        "CLOBSCRIPT AUTH DELETE",
+        "\\-\\-private\\-key\\-file",
+        "\\-\\-save\\-profile",
+        "\\-\\-chain\\-id",
+        "\\-\\-yes",
+    ] {
+        man.stdout_has(word);
+    }
+    let bash = Clob::bare(&exchange).args(["completions", "bash"]).run();
+    bash.status(0);
+    for word in ["--private-key-file", "--save-profile", "--yes"] {
+        bash.stdout_has(word);
+    }
 }

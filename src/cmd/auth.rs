@@ -8,22 +8,27 @@
 //! saved or put in an error. `keys` and `delete` are L2 requests with the credentials of the
 //! one configured source (`--profile`, `POLY_*`, or the `default` profile).
 //!
-//! Exit codes: 2 for bad input (no or a malformed private key, a wrong `--chain-id`, a profile
-//! that exists or cannot be written, missing credentials), 3 for the exchange (clock skew, a
-//! refused signature, no key to derive, network).
+//! Nothing given is silently ignored: `derive` and `create` refuse `--profile` (the private
+//! key names the account; `--save-profile` writes a profile), and `delete` asks on a terminal
+//! before revoking, or needs `--yes` when there is no terminal to ask on.
+//!
+//! Exit codes: 2 for bad input (no or a malformed private key, a wrong `--chain-id`,
+//! `--profile` on `derive`/`create`, a profile that exists or cannot be written, missing
+//! credentials, a `delete` not confirmed), 3 for the exchange (clock skew, a refused
+//! signature, no key to derive, network).
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::session::{Session, new_runtime, resolve_settings};
+use super::session::{Session, SessionError, new_runtime, resolve_settings};
 use super::{CommandError, CommandResult, eprint_line};
-use crate::cli::{AuthAction, AuthArgs, GlobalArgs, WalletArgs};
+use crate::cli::{AuthAction, AuthArgs, DeleteArgs, GlobalArgs, WalletArgs};
 use crate::clob::client::{KeyOrigin, KeyRequestError};
 use crate::clob::l1::PrivateKey;
 use crate::clob::{Client, ClientConfig, Credentials};
-use crate::config::{self, CredentialSource, Profile};
+use crate::config::{self, ConfigError, CredentialSource, Profile, Settings};
 use crate::exit::Exit;
 
 /// The environment variable `derive` and `create` read the private key from.
@@ -34,7 +39,7 @@ pub fn auth(global: &GlobalArgs, args: &AuthArgs) -> CommandResult {
         AuthAction::Derive(wallet) => issue(global, wallet, false),
         AuthAction::Create(wallet) => issue(global, wallet, true),
         AuthAction::Keys => keys(global),
-        AuthAction::Delete => delete(global),
+        AuthAction::Delete(args) => delete(global, args),
     }
 }
 
@@ -44,6 +49,27 @@ fn usage(message: impl std::fmt::Display) -> CommandError {
 
 /// `derive` (`create` = false) and `create`.
 fn issue(global: &GlobalArgs, args: &WalletArgs, create: bool) -> CommandResult {
+    let command = if create { "create" } else { "derive" };
+    // The wallet key names the account: a profile's credentials (or its host) would be
+    // half-used at best, so --profile is refused rather than ignored.
+    if let Some(profile) = &global.profile {
+        return Err(usage(match &args.save_profile {
+            Some(save) => format!(
+                "`auth {command}` signs with the wallet's private key and reads no profile: \
+                 drop --profile {profile} (--save-profile {save} already writes the \
+                 credentials into profile `{save}`; --host URL picks the exchange)"
+            ),
+            None => format!(
+                "`auth {command}` signs with the wallet's private key and reads no profile, so \
+                 --profile {profile} would be ignored; to write the credentials into profile \
+                 `{profile}`, pass --save-profile {profile} instead (and --host URL for its \
+                 exchange)"
+            ),
+        }));
+    }
+    if global.request_timeout.is_some_and(|t| t.is_zero()) {
+        return Err(SessionError::ZeroRequestTimeout.into());
+    }
     let config_path = config::config_path();
     // A profile that cannot be saved is refused before the exchange is asked for anything.
     if let Some(name) = &args.save_profile {
@@ -65,6 +91,9 @@ fn issue(global: &GlobalArgs, args: &WalletArgs, create: bool) -> CommandResult 
         let _entered = runtime.enter();
         let mut client_config = ClientConfig::new(host, None);
         client_config.use_server_time = global.server_time;
+        if let Some(timeout) = global.request_timeout {
+            client_config.timeout = timeout;
+        }
         Client::new(client_config).map_err(|e| CommandError::new(e.exit(), e.user_message()))?
     };
     let address = wallet.address();
@@ -114,10 +143,29 @@ fn issue(global: &GlobalArgs, args: &WalletArgs, create: bool) -> CommandResult 
                 format!("POLY_API_KEY={}", credentials.api_key),
                 format!("POLY_ADDRESS={}", credentials.address),
             ])?;
-            eprint_line(&format!(
-                "saved profile `{name}` in {} (use it with --profile {name})",
-                config_path.display()
-            ));
+            if name == config::DEFAULT_PROFILE {
+                eprint_line(&format!(
+                    "saved profile `{name}` in {} (used when neither --profile nor the POLY_* \
+                     variables are given)",
+                    config_path.display()
+                ));
+                let env = Profile::from_env(|name| std::env::var(name).ok());
+                if env.api_key.is_some()
+                    || env.secret.is_some()
+                    || env.passphrase.is_some()
+                    || env.address.is_some()
+                {
+                    eprint_line(
+                        "warning: POLY_* variables are set in this environment: they take precedence \
+                         over the `default` profile until you unset them",
+                    );
+                }
+            } else {
+                eprint_line(&format!(
+                    "saved profile `{name}` in {} (use it with --profile {name})",
+                    config_path.display()
+                ));
+            }
         }
         None => print_credentials(&credentials)?,
     }
@@ -188,8 +236,28 @@ fn read_wallet(file: Option<&Path>) -> Result<PrivateKey, CommandError> {
         .map_err(|e| usage(format!("the private key from {source} is not usable: {e}")))
 }
 
+/// The one source of the credentials `keys` and `delete` sign with (named at `-v` by the
+/// session, which resolves the same).
+fn settings_for(global: &GlobalArgs, command: &str) -> Result<Settings, CommandError> {
+    resolve_settings(&GlobalArgs {
+        verbose: 0,
+        ..global.clone()
+    })
+    .map_err(|e| match e {
+        SessionError::Config(ConfigError::NoCredentials { config_path }) => usage(format!(
+            "no credentials: `auth {command}` signs with an API key; set POLY_API_KEY, \
+             POLY_API_SECRET, POLY_PASSPHRASE and POLY_ADDRESS (as `clobscript auth create` \
+             prints them), name a profile with --profile, or save a `default` profile in {} \
+             (clobscript auth create --save-profile default)",
+            config_path.display()
+        )),
+        other => other.into(),
+    })
+}
+
 /// `auth keys`: the account's API keys, one a line.
 fn keys(global: &GlobalArgs) -> CommandResult {
+    settings_for(global, "keys")?;
     let session = Session::connect_with(global, None)?;
     let keys = session.block_on(session.client().api_keys());
     session.shutdown();
@@ -198,13 +266,14 @@ fn keys(global: &GlobalArgs) -> CommandResult {
     Ok(Exit::Success)
 }
 
-/// `auth delete`: revokes the API key in use.
-fn delete(global: &GlobalArgs) -> CommandResult {
+/// `auth delete`: revokes the API key in use, once confirmed (`--yes`, or an answer on a
+/// terminal).
+fn delete(global: &GlobalArgs, args: &DeleteArgs) -> CommandResult {
     // Resolved once here to name the key and its source; the session resolves the same.
-    let settings = resolve_settings(&GlobalArgs {
-        verbose: 0,
-        ..global.clone()
-    })?;
+    let settings = settings_for(global, "delete")?;
+    if !args.yes {
+        confirm_delete(&settings)?;
+    }
     let session = Session::connect_with(global, None)?;
     let deleted = session.block_on(session.client().delete_api_key());
     session.shutdown();
@@ -213,12 +282,61 @@ fn delete(global: &GlobalArgs) -> CommandResult {
         "deleted API key {} of {}",
         settings.credentials.api_key, settings.credentials.address
     )])?;
-    if let CredentialSource::Profile { name, path } = &settings.source {
-        eprint_line(&format!(
+    // How to get a key again, on the same exchange.
+    let host = if settings.host == config::DEFAULT_HOST {
+        String::new()
+    } else {
+        format!(" --host {}", settings.host)
+    };
+    match &settings.source {
+        CredentialSource::Profile { name, path } => eprint_line(&format!(
             "profile `{name}` in {} still holds the deleted key; remove it or save a new one \
-             with `clobscript auth create --save-profile {name} --force`",
+             with `clobscript auth create{host} --save-profile {name} --force`",
             path.display()
-        ));
+        )),
+        CredentialSource::Environment => eprint_line(&format!(
+            "the POLY_* variables of this environment still hold the deleted key; get a new \
+             one with `clobscript auth create{host}`"
+        )),
     }
     Ok(Exit::Success)
+}
+
+/// Asks on the terminal before `delete` revokes the key (default no); without a terminal,
+/// refuses: a script must say `--yes`. Names the key by its id and address only.
+fn confirm_delete(settings: &Settings) -> Result<(), CommandError> {
+    let key = &settings.credentials.api_key;
+    let what = format!(
+        "API key {key} of {} at {} (from {})",
+        settings.credentials.address, settings.host, settings.source
+    );
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(format!(
+            "not deleted: `auth delete` would revoke {what}, and stdin is not a terminal to \
+             confirm on; pass --yes to revoke it without being asked"
+        )));
+    }
+    let mut err = std::io::stderr().lock();
+    let asked = write!(
+        err,
+        "Revoke {what}? Requests signed with it fail afterwards. [y/N] "
+    )
+    .and_then(|()| err.flush());
+    drop(err);
+    asked.map_err(|e| usage(format!("cannot ask for confirmation: {e}")))?;
+    let mut answer = String::new();
+    let read = std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| usage(format!("cannot read the answer: {e}")))?;
+    if read == 0 {
+        // End of input (Ctrl-D): end the prompt's line before the message.
+        eprintln!();
+    }
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "not deleted (the answer was not yes): API key {key} still works"
+        )))
+    }
 }

@@ -36,15 +36,7 @@ pub fn man() -> CommandResult {
         man.render_description_section(out)?;
         man.render_options_section(out)?;
         man.render_subcommands_section(out)?;
-        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
-            let name = sub.get_name();
-            writeln!(out, ".SH \"CLOBSCRIPT {}\"", name.to_uppercase())?;
-            let sub = sub.clone().bin_name(format!("clobscript {name}"));
-            let man = clap_mangen::Man::new(sub);
-            man.render_synopsis_section(out)?;
-            man.render_description_section(out)?;
-            man.render_options_section(out)?;
-        }
+        render_subcommands(out, &command, "clobscript")?;
         man.render_version_section(out)?;
         Ok(())
     };
@@ -55,6 +47,28 @@ pub fn man() -> CommandResult {
         )
     })?;
     write_stdout(&text, "the manual page")
+}
+
+/// A section for every visible subcommand of `parent`, and theirs in turn (`auth delete`).
+fn render_subcommands(
+    out: &mut Vec<u8>,
+    parent: &clap::Command,
+    path: &str,
+) -> std::io::Result<()> {
+    for sub in parent
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let path = format!("{path} {}", sub.get_name());
+        writeln!(out, ".SH \"{}\"", path.to_uppercase())?;
+        let sub = sub.clone().bin_name(&path);
+        let man = clap_mangen::Man::new(sub.clone());
+        man.render_synopsis_section(out)?;
+        man.render_description_section(out)?;
+        man.render_options_section(out)?;
+        render_subcommands(out, &sub, &path)?;
+    }
+    Ok(())
 }
 
 fn write_stdout(bytes: &[u8], what: &str) -> CommandResult {
