@@ -296,3 +296,90 @@ fn kill_9_under_the_rate_limit_and_injected_failures_stays_truthful() {
     killed_at(&setup, "done", 2);
     killed_at(&setup, "sending", 4);
 }
+
+/// A request still unanswered when the stop's grace runs out is recorded `abandoned`; its ids
+/// are unknown (not counted canceled, not "never sent"), the exchange applies it anyway, and
+/// `audit reconcile` then settles them from the exchange's own state.
+#[test]
+fn a_request_that_outlasts_the_grace_is_recorded_abandoned_and_reconcile_settles_it() {
+    // Every answer takes longer than the 2 s grace a stopped run gives requests in flight.
+    let exchange = Exchange::start(SimConfig {
+        orders: 40,
+        latency: Some(Duration::from_secs(3)),
+        ..SimConfig::default()
+    });
+    let key = exchange.sim().credentials().api_key.clone();
+    let ids: BTreeSet<String> = exchange
+        .sim()
+        .open_order_ids_of(&key)
+        .into_iter()
+        .take(5)
+        .collect();
+    assert_eq!(ids.len(), 5, "the account has open orders");
+    let list: Vec<String> = ids.iter().map(|id| format!("{id:?}")).collect();
+    let script = exchange.script(
+        "five.rhai",
+        &format!("cancel_orders([{}]);", list.join(", ")),
+    );
+    let log = exchange.work_dir().join("audit.jsonl");
+    let mut clob = exchange.clobscript();
+    clob.arg("run").arg(&script).arg("--audit").arg(&log);
+    let mut child = clob
+        .into_command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("clobscript starts");
+    wait_for(&log, "sending", 1, &mut child);
+    kill(&child, "INT");
+    let out = common::wait(child);
+    out.status(130).stderr_has("unknown outcome");
+    assert_eq!(summary_canceled(&out), 0, "nothing was confirmed");
+
+    let records = read_json_lines_torn(&log).0;
+    let phases: Vec<&str> = records
+        .iter()
+        .filter(|r| r["request"] == "DELETE /orders")
+        .filter_map(|r| r["phase"].as_str())
+        .collect();
+    assert_eq!(phases, ["sending", "abandoned"], "{records:?}");
+    let report = exchange
+        .clobscript()
+        .args(["audit", "--json", "--audit"])
+        .arg(&log)
+        .run();
+    report.status(0);
+    let report = report.json();
+    assert_eq!(strings(&report["unknown"]), ids, "all five are unknown");
+    assert!(strings(&report["canceled"]).is_empty());
+    assert!(strings(&report["never_sent"]).is_empty(), "they were sent");
+
+    // The exchange applies the request once its delay is over.
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while ids.iter().any(|id| exchange.status(id) != "CANCELED") {
+        assert!(
+            Instant::now() < give_up,
+            "the abandoned cancel never landed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    exchange
+        .clobscript()
+        .args(["audit", "reconcile", "--audit"])
+        .arg(&log)
+        .run()
+        .status(0);
+    let settled = exchange
+        .clobscript()
+        .args(["audit", "--json", "--audit"])
+        .arg(&log)
+        .run();
+    settled.status(0);
+    let settled = settled.json();
+    assert_eq!(
+        strings(&settled["canceled"]),
+        ids,
+        "reconcile found them canceled"
+    );
+    assert!(strings(&settled["unknown"]).is_empty());
+}

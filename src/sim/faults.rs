@@ -76,8 +76,21 @@ fn dropped_connection() -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// Counts the request, delays it, and applies its injected fault, if any.
+/// Counts the request, delays it, and applies its injected fault, if any. A delayed request
+/// has reached the exchange: it is carried out even if the client hangs up while it waits
+/// (as a stopped run does), just as an exchange does not undo a request whose caller left.
 pub async fn inject(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if shared.latency.is_some() {
+        let task = tokio::spawn(delayed(shared, request, next));
+        return task.await.unwrap_or_else(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "request handler failed")
+                .into_response()
+        });
+    }
+    delayed(shared, request, next).await
+}
+
+async fn delayed(shared: Arc<Shared>, request: Request, next: Next) -> Response {
     if shared.requests.fetch_add(1, Ordering::Relaxed) == 0 {
         shared.first_request.get_or_init(std::time::Instant::now);
     }

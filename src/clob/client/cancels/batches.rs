@@ -385,10 +385,16 @@ impl Client {
                     return;
                 }
                 Attempted::Ended(Paced::Stopped { in_flight }) => {
+                    let mut merge = lock(&batches.merge);
                     if attempts.ambiguous {
-                        lock(&batches.merge).ambiguous.extend(batch.iter().copied());
+                        merge.ambiguous.extend(batch.iter().copied());
                     }
-                    lock(&batches.merge).unanswered(batch, in_flight);
+                    merge.unanswered(batch, in_flight);
+                    // Even when nothing is left queued, the call did not finish: its result
+                    // must say which ids have no answer.
+                    merge.first_error.get_or_insert_with(|| {
+                        stopped_error("DELETE /orders", "the run was stopped")
+                    });
                     return;
                 }
                 Attempted::NotRecorded(reason) => {
