@@ -701,7 +701,14 @@ fn derive_and_create_use_the_request_timeout() {
         &["create", "--request-timeout", "10s"],
         WALLET_KEY,
     );
-    out.status(0).stderr_has("created a new API key");
+    out.status(0);
+    // The create that timed out had reached the exchange, which carries it out all the same:
+    // this one then finds that key and derives it (or, had it not landed yet, creates one).
+    assert!(
+        out.stderr.contains("created a new API key") || out.stderr.contains("derived it"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(
         exchange.sim().api_keys_of(WALLET_ADDRESS),
         vec![lines(&out)["POLY_API_KEY"].clone()]
