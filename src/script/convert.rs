@@ -10,7 +10,6 @@
 //! little more than the maps themselves.
 
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use rhai::{Array, Dynamic, ImmutableString, Map};
 
@@ -20,53 +19,12 @@ use super::values::TradeValue;
 use crate::clob::{
     BookLevel, CancelResponse, IndexedCancel, MakerOrder, OpenOrder, OrderBook, Trade,
 };
+use crate::util::QuickBuild;
 
 /// Shares one [`ImmutableString`] per distinct value within one conversion.
 #[derive(Default)]
 pub(crate) struct Interner {
-    seen: HashSet<ImmutableString, BuildHasherDefault<QuickHash>>,
-}
-
-/// A multiply-rotate hash (the Fx hash) for the conversion's own tables: a listing of 100,000
-/// orders looks up eight strings of up to 78 bytes per order, where SipHash's cost showed.
-/// The tables hold values of the account's own listing; a slow lookup is the worst an
-/// unlucky set of values can cause.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct QuickHash(u64);
-
-impl QuickHash {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for QuickHash {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        self.add(value as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    seen: HashSet<ImmutableString, QuickBuild>,
 }
 
 impl Interner {

@@ -449,7 +449,10 @@ pub(super) fn required<'a>(
 /// The ids given, trimmed, blanks and repeats dropped, in their first order.
 /// The positions of the first occurrence of each distinct id (trimmed; empty ones dropped).
 pub(super) fn unique_positions<S: AsRef<str>>(ids: &[S]) -> Vec<usize> {
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+        ids.len(),
+        crate::util::QuickBuild::default(),
+    );
     let mut unique = Vec::with_capacity(ids.len());
     for (at, id) in ids.iter().enumerate() {
         let id = id.as_ref().trim();

@@ -245,7 +245,8 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<ImmutableString>> {
 
 pub(crate) fn dedup(mut ids: Vec<ImmutableString>) -> Vec<ImmutableString> {
     let first: Vec<bool> = {
-        let mut seen = HashSet::with_capacity(ids.len());
+        let mut seen =
+            HashSet::with_capacity_and_hasher(ids.len(), crate::util::QuickBuild::default());
         ids.iter().map(|id| seen.insert(id.as_str())).collect()
     };
     let mut first = first.into_iter();

@@ -72,7 +72,8 @@ impl<'a> Merge<'a> {
     /// Takes in one batch's answer: each canceled id found among `sent` (the batch's
     /// positions and texts) is kept as its position, anything else as text.
     fn answered(&mut self, answer: CancelResponse, sent: &[usize], texts: &[&'a str]) {
-        let position: HashMap<&str, usize> = sent.iter().map(|&at| (texts[at], at)).collect();
+        let position: HashMap<&str, usize, crate::util::QuickBuild> =
+            sent.iter().map(|&at| (texts[at], at)).collect();
         for id in answer.canceled {
             match position.get(id.as_str()) {
                 Some(&at) => self.response.canceled.push(at),
