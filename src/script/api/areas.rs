@@ -52,14 +52,15 @@ pub(super) mod orders_api {
         let client = state.client()?;
         // Each page becomes script values as it arrives, parsed straight from its JSON.
         let mut orders = Array::new();
-        let mut seen = convert::Interner::default();
+        let mut listing = rows::OrderListing::default();
         state.request(
             "open_orders",
             Some("fetching open orders"),
             client.open_orders_raw(&filter, &mut |body| {
-                rows::order_page(body, &mut seen, fields, &mut orders)
+                rows::order_page(body, &mut listing, fields, &mut orders)
             }),
         )?;
+        orders.shrink_to_fit();
         Ok(orders)
     }
 
