@@ -184,3 +184,121 @@ print(order("{OLD_A}"));
     out.stdout_has("| created_at ");
     out.stdout_has(&format!("Order #{{\"id\": \"{OLD_A}\""));
 }
+
+/// `retain` over a listing of several pages: for each predicate (by field, by index, through
+/// `this`, dropping all) the kept and the removed orders are exactly the expected ones, in
+/// listing order; an error stops it with the orders before it sorted as the standard library
+/// leaves them; and the kept orders are the ones the exchange then cancels.
+#[test]
+fn retain_over_a_listing_keeps_and_removes_exactly_the_expected_orders() {
+    let exchange = Exchange::generated(1600);
+    let key = exchange.sim().credentials().api_key.clone();
+    let open: Vec<_> = exchange
+        .sim()
+        .orders_of(&key)
+        .into_iter()
+        .filter(|o| o.status == "LIVE")
+        .collect();
+    assert!(open.len() > 1000, "more than two pages: {}", open.len());
+    let script = exchange.script(
+        "retain.rhai",
+        r#"let orders = open_orders();
+let ids = |list| list.map(|o| o.id);
+let by_index = orders;
+let gone_by_index = by_index.retain(|o, i| i % 7 == 3);
+let by_price = orders;
+let gone_by_price = by_price.retain(|o| o.price >= 0.5);
+let buys = orders;
+buys.retain(|| this.side == "BUY");
+let none = orders;
+let gone_all = none.retain(|o| false);
+let failing = orders;
+let error = "";
+try {
+    failing.retain(|o, i| if i == 10 { throw "stopped at 10" } else { i % 2 == 0 });
+} catch (e) {
+    error = `${e}`;
+}
+let result = #{
+    ids: ids.call(orders),
+    by_index: ids.call(by_index),
+    gone_by_index: ids.call(gone_by_index),
+    by_price: ids.call(by_price),
+    gone_by_price: ids.call(gone_by_price),
+    buys: ids.call(buys),
+    none: none.len(),
+    gone_all: ids.call(gone_all),
+    failing: ids.call(failing),
+    error: error,
+};
+result.canceled = cancel_orders(by_index).canceled;
+result
+"#,
+    );
+    let before = exchange.statuses();
+    let out = exchange
+        .clobscript()
+        .args(["run", "--json"])
+        .arg(&script)
+        .run();
+    out.status(0);
+    let value = out.json();
+    let list = |name: &str| -> Vec<String> {
+        value[name]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {value}"))
+            .iter()
+            .map(|id| id.as_str().expect("an id").to_owned())
+            .collect()
+    };
+    let listed = list("ids");
+    let mut sorted_listed = listed.clone();
+    sorted_listed.sort();
+    let mut sorted_open: Vec<String> = open.iter().map(|o| o.id.clone()).collect();
+    sorted_open.sort();
+    assert_eq!(
+        sorted_listed, sorted_open,
+        "the listing is every open order"
+    );
+
+    // Kept and removed, each in listing order, by a rule on the listing's order or its values.
+    let split = |keep: &dyn Fn(usize, &str) -> bool| {
+        let (kept, gone): (Vec<_>, Vec<_>) = listed
+            .iter()
+            .enumerate()
+            .partition(|(index, id)| keep(*index, id));
+        let ids = |pairs: Vec<(usize, &String)>| -> Vec<String> {
+            pairs.into_iter().map(|(_, id)| id.clone()).collect()
+        };
+        (ids(kept), ids(gone))
+    };
+    let of = |id: &str| open.iter().find(|o| o.id == id).expect("an open order");
+    let (kept, gone) = split(&|index, _| index % 7 == 3);
+    assert_eq!(list("by_index"), kept);
+    assert_eq!(list("gone_by_index"), gone);
+    let (kept, gone) = split(&|_, id| of(id).price.parse::<f64>().is_ok_and(|p| p >= 0.5));
+    assert!(!kept.is_empty() && !gone.is_empty());
+    assert_eq!(list("by_price"), kept);
+    assert_eq!(list("gone_by_price"), gone);
+    let (kept, _) = split(&|_, id| of(id).side.eq_ignore_ascii_case("BUY"));
+    assert_eq!(list("buys"), kept);
+    assert_eq!(value["none"], 0);
+    assert_eq!(list("gone_all"), listed);
+    let (kept, _) = split(&|index, _| index >= 10 || index % 2 == 0);
+    assert_eq!(list("failing"), kept);
+    assert!(
+        value["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("stopped at 10")),
+        "{value}"
+    );
+
+    let canceled: Vec<String> = list("by_index");
+    let mut reported = list("canceled");
+    reported.sort();
+    let mut expected = canceled.clone();
+    expected.sort();
+    assert_eq!(reported, expected);
+    let canceled: Vec<&str> = canceled.iter().map(String::as_str).collect();
+    assert_only_canceled(&before, &exchange.statuses(), &canceled);
+}

@@ -5,7 +5,8 @@
 //! `this`, then as the first argument, then with its index) and build an error for every shape
 //! that does not fit — for the usual `|o| ...` closure that is one discarded error per element.
 //! These versions work out the shape on the first element and reuse it, and `retain` removes in
-//! one pass instead of shifting the array for every element it drops. Results and errors are
+//! one pass, in place, instead of shifting the rest of the array for every element it drops
+//! (which takes seconds when a script drops most of 100,000 orders). Results and errors are
 //! the standard library's: same elements, same order, the same `ErrorInFunctionCall` wrapping.
 
 use rhai::plugin::*;
@@ -125,20 +126,26 @@ pub(crate) mod arrays_api {
         predicate: FnPtr,
     ) -> Result<Array, Box<EvalAltResult>> {
         let mut test = Predicate::new("retain", &ctx, &predicate);
-        let mut verdicts = Vec::with_capacity(array.len());
-        for (index, item) in array.iter_mut().enumerate() {
-            verdicts.push(test.test(item, index)?);
-        }
         let mut removed = Array::new();
-        let mut kept = Array::with_capacity(verdicts.iter().filter(|keep| **keep).count());
-        for (item, keep) in array.drain(..).zip(verdicts) {
-            if keep {
-                kept.push(item);
-            } else {
-                removed.push(item);
+        // In one pass: `array[..kept]` holds the elements kept so far, in order, and
+        // `array[kept..index]` the places of those removed.
+        let mut kept = 0;
+        for index in 0..array.len() {
+            match test.test(&mut array[index], index) {
+                Ok(true) => {
+                    array.swap(kept, index);
+                    kept += 1;
+                }
+                Ok(false) => removed.push(std::mem::take(&mut array[index])),
+                Err(err) => {
+                    // Left as the standard library leaves it: the elements it removed before
+                    // the error are gone, the rest is in place.
+                    array.drain(kept..index);
+                    return Err(err);
+                }
             }
         }
-        *array = kept;
+        array.truncate(kept);
         Ok(removed)
     }
 }
@@ -195,6 +202,40 @@ mod tests {
         assert_eq!(
             eval("let a = [3, 1, 2]; a.retain(|x, i| i > 0); a"),
             "[1, 2]"
+        );
+    }
+
+    /// What the standard library leaves for each predicate: the kept and the removed elements
+    /// in order, an index that counts the removed ones too, changes made through `this`, and
+    /// after an error the elements removed before it gone, the rest in place.
+    #[test]
+    fn retain_leaves_what_the_standard_library_leaves() {
+        let with = |predicate: &str| {
+            eval(&format!(
+                "let a = [5, 8, 1, 9, 2, 7, 3, 6, 4, 0]; let gone = a.retain({predicate}); `${{a}} ${{gone}}`"
+            ))
+        };
+        assert_eq!(with("|x| x > 4"), "[5, 8, 9, 7, 6] [1, 2, 3, 4, 0]");
+        assert_eq!(with("|x| false"), "[] [5, 8, 1, 9, 2, 7, 3, 6, 4, 0]");
+        assert_eq!(with("|x| true"), "[5, 8, 1, 9, 2, 7, 3, 6, 4, 0] []");
+        assert_eq!(with("|x, i| i % 3 == 1"), "[8, 2, 6] [5, 1, 9, 7, 3, 4, 0]");
+        assert_eq!(with("|x, i| x < i"), "[1, 2, 3, 6, 4, 0] [5, 8, 9, 7]");
+        assert_eq!(
+            with("|x| if x == 8 { 42 } else { x < 3 }"),
+            "[1, 2, 0] [5, 8, 9, 7, 3, 6, 4]"
+        );
+        assert_eq!(
+            eval("let a = [1, 2, 3, 4]; a.retain(|| { this *= 10; this > 15 }); a"),
+            "[20, 30, 40]"
+        );
+        let failing = "let a = [1, 2, 3, 4, 5, 6]; let e = ();
+                       try { a.retain(|x, i| if i == 3 { throw \"stop\" } else { x % 2 == 0 }); }
+                       catch (err) { e = err; }
+                       `${a} ${e}`";
+        assert_eq!(eval(failing), "[2, 4, 5, 6] stop");
+        assert_eq!(
+            eval("let a = []; let gone = a.retain(|x| true); `${a} ${gone}`"),
+            "[] []"
         );
     }
 

@@ -16,19 +16,32 @@ use rhai::{Array, Dynamic, Map};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::convert::{self, Interner, ORDER_FIELDS, OrderFields, TRADE_FIELDS};
-use super::values::{OrderValue, TradeValue};
+use super::values::{OrderValue, SharedTexts, TradeValue};
+
+/// What the pages of one listing of orders share: the texts seen, and the sets of text fields
+/// orders have in common.
+#[derive(Default)]
+pub(crate) struct OrderListing {
+    seen: Interner,
+    shared: SharedTexts,
+}
 
 /// Parses one page of `GET /data/orders`, appending its orders to `out`: records, or maps of
 /// the selected `fields`.
 pub(crate) fn order_page(
     body: &[u8],
-    seen: &mut Interner,
+    listing: &mut OrderListing,
     fields: Option<OrderFields>,
     out: &mut Array,
 ) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
     Page {
-        rows: OrderRows { seen, fields, out },
+        rows: OrderRows {
+            seen: &mut listing.seen,
+            shared: &mut listing.shared,
+            fields,
+            out,
+        },
     }
     .deserialize(&mut de)?;
     de.end()
@@ -270,12 +283,15 @@ struct Strings(Array);
 impl<'de> de::Deserialize<'de> for Strings {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let items = Option::<Vec<Text<'de>>>::deserialize(d)?.unwrap_or_default();
-        Ok(Strings(
+        // A new array of exactly their number (collecting in place would keep the larger
+        // allocation of the texts).
+        let mut strings = Array::with_capacity(items.len());
+        strings.extend(
             items
                 .into_iter()
-                .map(|Text(text)| Dynamic::from(rhai::ImmutableString::from(&*text)))
-                .collect(),
-        ))
+                .map(|Text(text)| Dynamic::from(rhai::ImmutableString::from(&*text))),
+        );
+        Ok(Strings(strings))
     }
 }
 
@@ -294,6 +310,7 @@ fn field_index(fields: &[&str], key: &str) -> Option<usize> {
 
 struct OrderRows<'a> {
     seen: &'a mut Interner,
+    shared: &'a mut SharedTexts,
     fields: Option<OrderFields>,
     out: &'a mut Array,
 }
@@ -304,7 +321,7 @@ impl<'de> Rows<'de> for OrderRows<'_> {
             return Ok(false);
         };
         self.out.push(match self.fields {
-            None => Dynamic::from(OrderValue::from_array(values)),
+            None => Dynamic::from(OrderValue::from_array(values, self.shared)),
             Some(fields) => Dynamic::from_map(convert::order_map_of(values, fields)),
         });
         Ok(true)
@@ -378,7 +395,8 @@ impl<'de> Rows<'de> for TradeRows<'_> {
         let Some(values) = seq.next_element_seed(TradeRow { seen: self.seen })? else {
             return Ok(false);
         };
-        self.out.push(Dynamic::from(TradeValue::from_array(values)));
+        self.out
+            .push(Dynamic::from(TradeValue::from_array(values, &mut ())));
         Ok(true)
     }
 }
@@ -549,9 +567,10 @@ mod tests {
     /// The same page through the wire structs (normalised as the client does) and through
     /// this module: the same values, field for field.
     fn same_orders(page: &str) {
+        let mut listing = OrderListing::default();
         let mut seen = Interner::default();
         let mut fast = Array::new();
-        order_page(page.as_bytes(), &mut seen, None, &mut fast).expect("parses");
+        order_page(page.as_bytes(), &mut listing, None, &mut fast).expect("parses");
         let wire: WirePage<OpenOrder> = serde_json::from_str(page).expect("wire parses");
         let slow: Vec<Dynamic> = wire
             .data
@@ -565,9 +584,23 @@ mod tests {
             .collect();
         let json = |values: &[Dynamic]| values.iter().map(convert::to_json).collect::<Vec<_>>();
         assert_eq!(json(&fast), json(&slow));
+        // Field by field, of the same script type too (a float, an integer, a string).
+        let typed = |values: &[Dynamic]| {
+            values
+                .iter()
+                .flat_map(|value| {
+                    let record = value.read_lock::<OrderValue>().expect("a record").clone();
+                    ORDER_FIELDS.map(|name| {
+                        let field = record.get(name).expect("a field");
+                        (name, field.type_name(), field.to_string())
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(typed(&fast), typed(&slow));
         let mut lean = Array::new();
         let fields = OrderFields::select(["created_at", "price"]).expect("fields");
-        order_page(page.as_bytes(), &mut seen, Some(fields), &mut lean).expect("parses");
+        order_page(page.as_bytes(), &mut listing, Some(fields), &mut lean).expect("parses");
         for (map, record) in lean.iter().zip(&fast) {
             let map = map.read_lock::<Map>().expect("a map").clone();
             let record = record.read_lock::<OrderValue>().expect("a record").clone();
@@ -590,7 +623,9 @@ mod tests {
                {"id":"0x\u0041","status":null,"price":0.5,"original_size":7,"size_matched":"n/a",
                 "expiration":1700000000.0,"created_at":"1700000001","associate_trades":null,
                 "outcome":true,"market":{"a":1},"asset_id":[1,"x"]},
-               {"id":"0xe","created_at":1.7e9,"expiration":"","price":"","side":"Sell"}],
+               {"id":"0xe","created_at":1.7e9,"expiration":"","price":"","side":"Sell"},
+               {"id":"0xf","expiration":"never","price":"NaN","original_size":"-inf",
+                "size_matched":" 2 ","associate_trades":[]}],
                "next_cursor":"LTE=","limit":500,"count":3}"#,
         );
         same_orders(r#"{"next_cursor":"LTE=","data":null}"#);
@@ -599,7 +634,6 @@ mod tests {
 
     #[test]
     fn a_page_the_wire_structs_refuse_is_refused() {
-        let mut seen = Interner::default();
         let mut out = Array::new();
         for page in [
             r#"{"next_cursor":"LTE="}"#,
@@ -611,7 +645,13 @@ mod tests {
             r#"{"data":{"id":"x"}}"#,
         ] {
             assert!(
-                order_page(page.as_bytes(), &mut seen, None, &mut out).is_err(),
+                order_page(
+                    page.as_bytes(),
+                    &mut OrderListing::default(),
+                    None,
+                    &mut out
+                )
+                .is_err(),
                 "{page}"
             );
             assert!(

@@ -1,20 +1,22 @@
-//! Orders and trades as script values: a read-only record over one shared, parsed row.
+//! Orders and trades as script values: a read-only record over one parsed row.
 //!
 //! A Rhai map of 15 entries takes three B-tree nodes (about 1.5 KB); an [`OrderValue`] holds its
-//! fields by type in one shared [`OrderRow`] (176 bytes, text fields as shared strings), a
-//! [`TradeValue`] in one shared array in the exchange's field order, and copying either
-//! (as `filter` does for every element it keeps) bumps a reference count instead of copying
-//! the fields. Scripts read it like a map: `o.price`, `o["price"]`, `"price" in o`, `o.keys()`,
+//! fields by type in an [`OrderRow`] of 72 bytes (its texts shared strings, the texts most
+//! orders of a listing have in common held once), a [`TradeValue`] in one shared array in the
+//! exchange's field order; copying either (as `filter` does for every element it keeps)
+//! copies no text. Scripts read it like a map: `o.price`, `o["price"]`, `"price" in o`, `o.keys()`,
 //! `to_json(o)`, `print(o)`, `table(orders)`; an unknown field is an error naming the fields.
 //! It cannot be changed: `to_map(o)` gives a map that can.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::BuildHasherDefault;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Module, Position};
+use rhai::{Array, Dynamic, EvalAltResult, FLOAT, INT, ImmutableString, Map, Module, Position};
 
-use super::convert::{ORDER_FIELDS, TRADE_FIELDS};
+use super::convert::{ORDER_FIELDS, QuickHash, TRADE_FIELDS};
 
 /// What kind of row a [`Record`] is.
 pub(crate) trait Kind: 'static + Send + Sync + Clone {
@@ -30,19 +32,24 @@ pub(crate) trait Kind: 'static + Send + Sync + Clone {
 
 /// The field values of one row, in `K::FIELDS` order.
 pub(crate) trait Row: 'static + Send + Sync + Clone + std::fmt::Debug {
+    /// What rows of one listing share while they are made.
+    type Shared: Default;
     /// A row of `values`, one per field.
-    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self;
+    fn of(values: impl IntoIterator<Item = Dynamic>, shared: &mut Self::Shared) -> Self;
     /// Field `index`'s value, as scripts see it.
     fn value(&self, index: usize) -> Dynamic;
     /// The row's `id` (field 0), shared.
     fn id(&self) -> Option<ImmutableString>;
 }
 
-/// Any row of `N` fields: each field a script value.
-impl<const N: usize> Row for [Dynamic; N] {
-    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self {
+/// Any row of `N` fields: each field a script value, the row shared by every copy.
+impl<const N: usize> Row for Arc<[Dynamic; N]> {
+    type Shared = ();
+    fn of(values: impl IntoIterator<Item = Dynamic>, (): &mut ()) -> Self {
         let mut values = values.into_iter();
-        std::array::from_fn(|_| values.next().map_or(Dynamic::UNIT, stored))
+        Arc::new(std::array::from_fn(|_| {
+            values.next().map_or(Dynamic::UNIT, stored)
+        }))
     }
     fn value(&self, index: usize) -> Dynamic {
         shown(&self[index])
@@ -54,83 +61,215 @@ impl<const N: usize> Row for [Dynamic; N] {
     }
 }
 
-/// An order's fields by type (160 bytes instead of fifteen 16-byte values): its text fields
-/// (`id`, `status`, `owner`, `maker_address`, `market`, `asset_id`, `side`, `outcome`,
-/// `order_type`) as shared strings, `created_at` as an integer, the numbers (`original_size`,
-/// `size_matched`, `price`, `expiration`: a number, or the text the exchange sent when it is
-/// not one) and `associate_trades` as values.
+/// An order's fields by type, 72 bytes: its `id` as a shared string; the eight text fields
+/// that orders of one listing have in common (`status`, `owner`, `maker_address`, `market`,
+/// `asset_id`, `side`, `outcome`, `order_type`) as one shared set of shared strings, held
+/// once for all the orders with the same ones; the sizes and `price` as floats,
+/// `expiration` and `created_at` as integers; `associate_trades`, when there are any, as one
+/// text; and, for the rare order that has one, a value that is not of its field's type (a
+/// number the exchange sent as text that is not a number: kept as that text, as always).
+/// Copying it (as `filter` does for every element it keeps) copies these 72 bytes and shares
+/// the strings.
 #[derive(Clone, Debug)]
 pub(crate) struct OrderRow {
-    texts: [ImmutableString; 9],
-    numbers: [Dynamic; 4],
-    created_at: rhai::INT,
-    trades: Dynamic,
+    id: ImmutableString,
+    texts: Arc<[ImmutableString; ORDER_TEXTS]>,
+    /// `original_size`, `size_matched`, `price`.
+    sizes: [FLOAT; 3],
+    expiration: INT,
+    created_at: INT,
+    /// The ids of `associate_trades`, each followed by a NUL (behind a thin pointer: a row
+    /// of 80 bytes would take a 96-byte block).
+    trades: Option<Arc<String>>,
+    odd: Option<Box<Odd>>,
 }
 
-/// Where each order field is held: in `texts`, `numbers`, or (`None`) elsewhere.
+/// The values of the typed fields that are not of their type, by [`Slot::Size`] index, then
+/// `expiration`, `created_at`, and `associate_trades` (when it is not a list of strings
+/// without a NUL).
+type Odd = [Option<Dynamic>; 6];
+
+/// The number of an order's text fields held in the shared set.
+const ORDER_TEXTS: usize = 8;
+
+/// Where each order field is held.
 const ORDER_SLOTS: [Slot; 15] = [
+    Slot::Id,
     Slot::Text(0),
     Slot::Text(1),
     Slot::Text(2),
     Slot::Text(3),
     Slot::Text(4),
     Slot::Text(5),
+    Slot::Size(0),
+    Slot::Size(1),
+    Slot::Size(2),
     Slot::Text(6),
-    Slot::Number(0),
-    Slot::Number(1),
-    Slot::Number(2),
     Slot::Text(7),
-    Slot::Text(8),
-    Slot::Number(3),
+    Slot::Expiration,
     Slot::CreatedAt,
     Slot::Trades,
 ];
 
 #[derive(Clone, Copy)]
 enum Slot {
+    Id,
     Text(usize),
-    Number(usize),
+    Size(usize),
+    Expiration,
     CreatedAt,
     Trades,
 }
 
+/// The index in [`Odd`] of `expiration`, `created_at`, `associate_trades`.
+const EXPIRATION: usize = 3;
+const CREATED_AT: usize = 4;
+const TRADES: usize = 5;
+
+/// The text sets of one listing's orders, each held once: a listing of 100,000 orders has a
+/// few hundred (one per market side and order type), not 100,000. Sets are told apart by
+/// the addresses of their strings, which a listing interns; equal texts that are not the same
+/// string only cost a second set. Past [`SharedTexts::MOST`] sets, new ones are not kept.
+#[derive(Default)]
+pub(crate) struct SharedTexts {
+    seen: HashMap<
+        [usize; ORDER_TEXTS],
+        Arc<[ImmutableString; ORDER_TEXTS]>,
+        BuildHasherDefault<QuickHash>,
+    >,
+}
+
+impl SharedTexts {
+    const MOST: usize = 4096;
+
+    fn get(
+        &mut self,
+        texts: [ImmutableString; ORDER_TEXTS],
+    ) -> Arc<[ImmutableString; ORDER_TEXTS]> {
+        let key = texts.each_ref().map(|text| text.as_ptr().addr());
+        if let Some(shared) = self.seen.get(&key) {
+            return Arc::clone(shared);
+        }
+        let shared = Arc::new(texts);
+        if self.seen.len() < Self::MOST {
+            self.seen.insert(key, Arc::clone(&shared));
+        }
+        shared
+    }
+}
+
+/// A text field's value as a shared string. Every order's text fields are strings (see
+/// `convert::order_values` and the page parser); anything else would be kept as its text.
+fn text_of(value: Dynamic) -> ImmutableString {
+    if value.is_string() {
+        value.into_immutable_string().unwrap_or_default()
+    } else {
+        value.to_string().into()
+    }
+}
+
+impl OrderRow {
+    /// The value of typed field `at` when it is not of its type.
+    fn odd_value(&self, at: usize) -> Option<Dynamic> {
+        self.odd.as_ref()?[at].clone()
+    }
+}
+
+/// A list of trade ids as one text, each followed by a NUL; `None` for any other value.
+fn joined_ids(value: &Dynamic) -> Option<Arc<String>> {
+    let ids = value.read_lock::<Array>()?;
+    let mut text = String::new();
+    for id in ids.iter() {
+        let id = id.read_lock::<ImmutableString>()?;
+        if id.contains('\0') {
+            return None;
+        }
+        text.push_str(&id);
+        text.push('\0');
+    }
+    text.shrink_to_fit();
+    Some(Arc::new(text))
+}
+
+/// The list of trade ids [`joined_ids`] made.
+fn split_ids(text: &str) -> Array {
+    text.split_terminator('\0')
+        .map(|id| Dynamic::from(ImmutableString::from(id)))
+        .collect()
+}
+
 impl Row for OrderRow {
-    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self {
-        let mut row = OrderRow {
-            texts: Default::default(),
-            numbers: Default::default(),
-            created_at: 0,
-            trades: Dynamic::UNIT,
-        };
+    type Shared = SharedTexts;
+    fn of(values: impl IntoIterator<Item = Dynamic>, shared: &mut SharedTexts) -> Self {
+        let mut id = ImmutableString::new();
+        let mut texts: [ImmutableString; ORDER_TEXTS] = Default::default();
+        let mut sizes = [0.0; 3];
+        let mut expiration = 0;
+        let mut created_at = 0;
+        let mut trades = None;
+        let mut odd: Option<Box<Odd>> = None;
         for (slot, value) in ORDER_SLOTS.iter().zip(values) {
             match *slot {
-                // Every order's text fields are strings (see `convert::order_values` and the
-                // page parser); anything else would be kept as its text.
-                Slot::Text(at) => {
-                    row.texts[at] = if value.is_string() {
-                        value.into_immutable_string().unwrap_or_default()
-                    } else {
-                        value.to_string().into()
-                    };
+                Slot::Id => id = text_of(value),
+                Slot::Text(at) => texts[at] = text_of(value),
+                Slot::Size(at) => match value.as_float() {
+                    Ok(number) => sizes[at] = number,
+                    Err(_) => odd.get_or_insert_default()[at] = Some(value),
+                },
+                Slot::Expiration => match value.as_int() {
+                    Ok(number) => expiration = number,
+                    Err(_) => odd.get_or_insert_default()[EXPIRATION] = Some(value),
+                },
+                Slot::CreatedAt => match value.as_int() {
+                    Ok(number) => created_at = number,
+                    Err(_) => odd.get_or_insert_default()[CREATED_AT] = Some(value),
+                },
+                Slot::Trades => {
+                    let value = stored(value);
+                    if !value.is_unit() {
+                        match joined_ids(&value) {
+                            Some(ids) => trades = Some(ids),
+                            None => odd.get_or_insert_default()[TRADES] = Some(value),
+                        }
+                    }
                 }
-                Slot::Number(at) => row.numbers[at] = value,
-                // Always an integer (`created_at` is read as one).
-                Slot::CreatedAt => row.created_at = value.as_int().unwrap_or_default(),
-                Slot::Trades => row.trades = stored(value),
             }
         }
-        row
+        OrderRow {
+            id,
+            texts: shared.get(texts),
+            sizes,
+            expiration,
+            created_at,
+            trades,
+            odd,
+        }
     }
     fn value(&self, index: usize) -> Dynamic {
         match ORDER_SLOTS[index] {
+            Slot::Id => self.id.clone().into(),
             Slot::Text(at) => self.texts[at].clone().into(),
-            Slot::Number(at) => self.numbers[at].clone(),
-            Slot::CreatedAt => Dynamic::from_int(self.created_at),
-            Slot::Trades => shown(&self.trades),
+            Slot::Size(at) => self
+                .odd_value(at)
+                .unwrap_or_else(|| Dynamic::from_float(self.sizes[at])),
+            Slot::Expiration => self
+                .odd_value(EXPIRATION)
+                .unwrap_or_else(|| Dynamic::from_int(self.expiration)),
+            Slot::CreatedAt => self
+                .odd_value(CREATED_AT)
+                .unwrap_or_else(|| Dynamic::from_int(self.created_at)),
+            Slot::Trades => self.odd_value(TRADES).unwrap_or_else(|| {
+                Dynamic::from_array(
+                    self.trades
+                        .as_deref()
+                        .map(|ids| split_ids(ids))
+                        .unwrap_or_default(),
+                )
+            }),
         }
     }
     fn id(&self) -> Option<ImmutableString> {
-        Some(self.texts[0].clone())
+        Some(self.id.clone())
     }
 }
 
@@ -147,6 +286,7 @@ impl Kind for OrderKind {
 /// The number of a trade's fields.
 const TRADE_LEN: usize = 18;
 const _: () = assert!(TRADE_FIELDS.len() == TRADE_LEN);
+const _: () = assert!(std::mem::size_of::<OrderRow>() == 72);
 
 #[derive(Clone, Debug)]
 pub(crate) struct TradeKind;
@@ -155,16 +295,16 @@ impl Kind for TradeKind {
     const NAME: &'static str = "Trade";
     const WHAT: &'static str = "trade";
     const FIELDS: &'static [&'static str] = TRADE_FIELDS;
-    type Row = [Dynamic; TRADE_LEN];
+    type Row = Arc<[Dynamic; TRADE_LEN]>;
 }
 
-/// One row: its field values in `K::FIELDS` order, shared by every copy. An empty list (an
-/// order's `associate_trades`, a trade's `maker_orders`: empty for nearly every open order) is
-/// held as `()`, which no field ever is, so it takes no allocation of its own; every reader
-/// goes through [`Record::value`], which gives it back as an empty array.
+/// One row: its field values in `K::FIELDS` order. An empty list (an order's
+/// `associate_trades`, a trade's `maker_orders`: empty for nearly every open order) takes no
+/// allocation of its own; every reader goes through [`Record::value`], which gives it back as
+/// an empty array.
 #[derive(Clone, Debug)]
 pub(crate) struct Record<K: Kind> {
-    values: Arc<K::Row>,
+    values: K::Row,
     kind: PhantomData<K>,
 }
 
@@ -178,16 +318,20 @@ impl<K: Kind> Record<K> {
     pub(crate) fn new(values: Vec<Dynamic>) -> Self {
         debug_assert_eq!(values.len(), K::FIELDS.len());
         Record {
-            values: Arc::new(K::Row::of(values)),
+            values: K::Row::of(values, &mut Default::default()),
             kind: PhantomData,
         }
     }
 
-    /// A record of `values`, one per field of `K::FIELDS`, in that order.
-    pub(crate) fn from_array<const N: usize>(values: [Dynamic; N]) -> Self {
+    /// A record of `values`, one per field of `K::FIELDS`, in that order, one of a listing
+    /// whose rows share what `shared` holds.
+    pub(crate) fn from_array<const N: usize>(
+        values: [Dynamic; N],
+        shared: &mut <K::Row as Row>::Shared,
+    ) -> Self {
         debug_assert_eq!(N, K::FIELDS.len());
         Record {
-            values: Arc::new(K::Row::of(values)),
+            values: K::Row::of(values, shared),
             kind: PhantomData,
         }
     }
@@ -440,7 +584,7 @@ mod tests {
             .collect();
         values[14] = Dynamic::from_array(Array::new());
         let order = OrderValue::new(values);
-        assert!(order.values.trades.is_unit(), "held without an allocation");
+        assert!(order.values.trades.is_none(), "held without an allocation");
         let field = order.get("associate_trades").expect("a field");
         assert!(field.read_lock::<Array>().is_some_and(|a| a.is_empty()));
         assert_eq!(order.to_json()["associate_trades"], serde_json::json!([]));

@@ -10,8 +10,8 @@ use super::*;
 ///
 /// An order (type `Order`) or trade (`Trade`) reads like a map — `o.price`, `o["price"]`,
 /// `"price" in o`, `o.keys()`, `to_json(o)`, `print(o)`, `table(orders)` — but is read-only
-/// and small (one shared row, about a fifth of the memory of a map, and `filter` copies only a
-/// reference). An unknown field is an error naming the fields. To change or add fields, make a
+/// and small (about a sixth of the memory of a map, its texts shared, and `filter` copies no
+/// text). An unknown field is an error naming the fields. To change or add fields, make a
 /// map first: `let m = to_map(o); m.note = "kept";`.
 ///
 /// Build arrays with `filter`/`map` rather than `push` in a loop: the sandbox re-measures an
@@ -52,14 +52,15 @@ pub(super) mod orders_api {
         let client = state.client()?;
         // Each page becomes script values as it arrives, parsed straight from its JSON.
         let mut orders = Array::new();
-        let mut seen = convert::Interner::default();
+        let mut listing = rows::OrderListing::default();
         state.request(
             "open_orders",
             Some("fetching open orders"),
             client.open_orders_raw(&filter, &mut |body| {
-                rows::order_page(body, &mut seen, fields, &mut orders)
+                rows::order_page(body, &mut listing, fields, &mut orders)
             }),
         )?;
+        orders.shrink_to_fit();
         Ok(orders)
     }
 
