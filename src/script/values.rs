@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, FLOAT, INT, ImmutableString, Map, Module, Position};
 
-use super::convert::{ORDER_FIELDS, QuickHash, TRADE_FIELDS};
+use super::convert::{ORDER_FIELDS, TRADE_FIELDS};
+use crate::util::QuickHash;
 
 /// What kind of row a [`Record`] is.
 pub(crate) trait Kind: 'static + Send + Sync + Clone {
