@@ -181,13 +181,7 @@ fn injected_failures_and_rate_limits_together_end_in_the_exact_intended_state() 
          let again = cancel_orders(ids.extract(0, 10));\n\
          #{ canceled: r.canceled, again: again.not_canceled.keys() }\n",
     );
-    let out = exchange
-        .clobscript()
-        .args(["run", "--json"])
-        .arg(&script)
-        .run();
-    out.status(0);
-    let value = out.json();
+    let value = exchange.run_json(&script);
     let changed = newly_canceled(&before, &statuses(&exchange));
     assert_eq!(changed, open, "every open order canceled, nothing else");
     assert_eq!(set(&value["canceled"]), open, "reported exactly");

@@ -642,13 +642,7 @@ let lean = open_orders(#{ fields: ["created_at", "price"] });
 }
 "#,
     );
-    let out = exchange
-        .clobscript()
-        .args(["run", "--json"])
-        .arg(&script)
-        .run();
-    out.status(0);
-    let value = out.json();
+    let value = exchange.run_json(&script);
     let key = exchange.sim().credentials().api_key.clone();
     assert_eq!(
         value["count"],
@@ -748,13 +742,7 @@ fn listings_in_a_script_walk_every_page_and_match_the_exchange() {
 ",
     );
     let served_before = exchange.sim().requests_served();
-    let out = exchange
-        .clobscript()
-        .args(["run", "--json"])
-        .arg(&script)
-        .run();
-    out.status(0);
-    let value = out.json();
+    let value = exchange.run_json(&script);
 
     let mut open = exchange.sim().open_order_ids_of(&key);
     open.sort();
@@ -805,13 +793,7 @@ fn cancel_orders_answers_each_id_once_as_sent_trimmed_of_spaces() {
         "many.rhai",
         &format!("cancel_orders([{}])", listed.join(", ")),
     );
-    let out = exchange
-        .clobscript()
-        .args(["run", "--json"])
-        .arg(&script)
-        .run();
-    out.status(0);
-    let result = out.json();
+    let result = exchange.run_json(&script);
     let canceled: Vec<String> = result["canceled"]
         .as_array()
         .expect("canceled")

@@ -36,13 +36,7 @@ let o = orders.filter(|x| x.id == "{OLD_A}")[0];
 "#
         ),
     );
-    let out = exchange
-        .clobscript()
-        .args(["run", "--json"])
-        .arg(&script)
-        .run();
-    out.status(0);
-    let value = out.json();
+    let value = exchange.run_json(&script);
     let key = exchange.sim().credentials().api_key.clone();
     let sim_order = exchange
         .sim()
@@ -124,13 +118,7 @@ try { o.associate_trades.push("x"); } catch (e) { refused.push(e); }
 #{ kind: type_of(m), note: m.note, price: m.price, refused: refused, original: o.price != 0.99 }
 "#,
     );
-    let out = exchange
-        .clobscript()
-        .args(["run", "--json"])
-        .arg(&script)
-        .run();
-    out.status(0);
-    let value = out.json();
+    let value = exchange.run_json(&script);
     assert_eq!(value["kind"], "map");
     assert_eq!(value["note"], "kept");
     assert_eq!(value["price"], 0.99);
@@ -236,13 +224,7 @@ result
 "#,
     );
     let before = exchange.statuses();
-    let out = exchange
-        .clobscript()
-        .args(["run", "--json"])
-        .arg(&script)
-        .run();
-    out.status(0);
-    let value = out.json();
+    let value = exchange.run_json(&script);
     let list = |name: &str| -> Vec<String> {
         value[name]
             .as_array()

@@ -116,6 +116,14 @@ impl Exchange {
         clob
     }
 
+    /// `clobscript run --json SCRIPT` against this exchange, which must succeed: the script's
+    /// value.
+    pub fn run_json(&self, script: &Path) -> Value {
+        let out = self.clobscript().args(["run", "--json"]).arg(script).run();
+        out.status(0);
+        out.json()
+    }
+
     /// Status of every order of every account, by id.
     pub fn statuses(&self) -> BTreeMap<String, String> {
         let sim = self.sim();
