@@ -217,12 +217,14 @@ pub enum ClobError {
 
 impl ClobError {
     /// The process exit code this failure maps to: configuration problems are usage errors
-    /// (2), everything the exchange or the network caused is an API failure (3).
+    /// (2), a call refused for its own arguments (nothing sent) is the caller's mistake (1),
+    /// everything the exchange or the network caused is an API failure (3).
     pub fn exit(&self) -> Exit {
         match self {
             ClobError::MissingCredentials { .. }
             | ClobError::InvalidCredentials { .. }
             | ClobError::InvalidHost { .. } => Exit::Usage,
+            ClobError::InvalidArgument { .. } => Exit::ScriptFailed,
             ClobError::CancelUncertain { source } | ClobError::CancelIncomplete { source, .. } => {
                 source.exit()
             }
