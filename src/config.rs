@@ -224,6 +224,43 @@ pub fn readable_by_others(_path: &Path) -> bool {
     false
 }
 
+/// A TOML error as shown to the user: the line it is on, and never the offending value (the
+/// parser's own words quote it, and it may be a secret or passphrase).
+fn parse_message(message: &str, span: Option<std::ops::Range<usize>>, text: &str) -> String {
+    let given = message.trim();
+    let mut message = given.to_owned();
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = given.strip_prefix(prefix) {
+            let (found, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
+            // `integer `5``, `string "abc"`: keep the kind, drop the value.
+            let kind = found
+                .split(['`', '"', '\''])
+                .next()
+                .unwrap_or_default()
+                .trim_end();
+            message = format!("{prefix}{kind}, expected{expected}");
+            if expected.contains("struct Profile") {
+                message.push_str(
+                    " (each profile is a table: put its fields under a header such as [default])",
+                );
+            }
+            break;
+        }
+    }
+    match span {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let line = text.as_bytes()[..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            format!("{message} (line {line})")
+        }
+        None => message,
+    }
+}
+
 /// Reads one profile from a config file: `None` when the file or the profile does not exist.
 pub fn load_profile(path: &Path, name: &str) -> Result<Option<Profile>, ConfigError> {
     let Some(text) = read_config(path)? else {
@@ -232,7 +269,7 @@ pub fn load_profile(path: &Path, name: &str) -> Result<Option<Profile>, ConfigEr
     let mut profiles: BTreeMap<String, Profile> =
         toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.message().to_owned(),
+            message: parse_message(e.message(), e.span(), &text),
         })?;
     Ok(profiles.remove(name))
 }
@@ -364,7 +401,7 @@ pub fn profile_exists(path: &Path, name: &str) -> Result<bool, ConfigError> {
     };
     let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.message().to_owned(),
+        message: parse_message(e.message(), e.span(), &text),
     })?;
     Ok(table.contains_key(name))
 }
@@ -388,7 +425,7 @@ pub fn save_profile(
         text.parse()
             .map_err(|e: toml_edit::TomlError| ConfigError::Parse {
                 path: path.clone(),
-                message: e.message().to_owned(),
+                message: parse_message(e.message(), e.span(), &text),
             })?;
     if document.contains_key(name) && !force {
         return Err(ConfigError::ProfileExists {

@@ -53,3 +53,69 @@ fn an_empty_id_is_a_script_error_not_an_exchange_failure() {
         "{value}"
     );
 }
+
+/// Writes `text` as the config file of `exchange`'s isolated environment (mode 0600).
+fn write_config(exchange: &Exchange, text: &str) -> std::path::PathBuf {
+    let dir = exchange
+        .work_dir()
+        .parent()
+        .expect("scratch folder")
+        .join("config")
+        .join("clobscript");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).expect("write config");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    path
+}
+
+/// A config file with a value of the wrong type, or fields outside any `[profile]` table, is
+/// refused (exit 2) with the line to fix, and the value itself, a secret or passphrase, is
+/// never echoed.
+#[test]
+fn a_config_file_error_names_the_line_and_never_shows_the_value() {
+    let exchange = Exchange::generated(10);
+    let script = exchange.script("report.rhai", "open_orders().len()\n");
+    let cases = [
+        // A passphrase of digits, unquoted.
+        (
+            "[desk]\napi_key = \"k\"\nsecret = \"c2VjcmV0\"\npassphrase = 48151623\naddress = \"0x1\"\n",
+            "48151623",
+            "line 4",
+        ),
+        // The fields pasted without a `[profile]` header.
+        (
+            "passphrase = \"my-pass-phrase-4815\"\nsecret = \"c2VjcmV0LXNob3VsZC1ub3Qtc2hvdw==\"\n",
+            "my-pass-phrase-4815",
+            "line 1",
+        ),
+        (
+            "secret = \"c2VjcmV0LXNob3VsZC1ub3Qtc2hvdw==\"\n",
+            "c2VjcmV0LXNob3VsZC1ub3Qtc2hvdw==",
+            "line 1",
+        ),
+    ];
+    for (text, secret, line) in cases {
+        write_config(&exchange, text);
+        let mut clob = exchange.clobscript();
+        for name in [
+            "POLY_API_KEY",
+            "POLY_API_SECRET",
+            "POLY_PASSPHRASE",
+            "POLY_ADDRESS",
+        ] {
+            clob.env_remove(name);
+        }
+        let out = clob.args(["--profile", "desk", "run"]).arg(&script).run();
+        out.status(2).stderr_has("config.toml").stderr_has(line);
+        assert!(
+            !out.stderr.contains(secret) && !out.stdout.contains(secret),
+            "the value is shown:\n{}",
+            out.stderr
+        );
+    }
+}
