@@ -119,3 +119,57 @@ fn a_config_file_error_names_the_line_and_never_shows_the_value() {
         );
     }
 }
+
+/// Runs `repl` against `exchange` with `input` on stdin (not a terminal).
+fn repl_piped(exchange: &Exchange, input: &str) -> common::Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut clob = exchange.clobscript();
+    clob.arg("repl");
+    let mut child = clob
+        .into_command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("clobscript starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    child.wait_with_output().expect("clobscript ends").into()
+}
+
+/// An error in a file run with `:load` names that file and its own line, as `run` would,
+/// not `<repl>` and the line's place in the session; lines typed afterwards are `<repl>`
+/// again, and a function the file defined still points into the file when it fails later.
+#[test]
+fn repl_load_errors_name_the_file_and_its_line() {
+    let exchange = Exchange::generated(10);
+    let typo = exchange.script("typo.rhai", "let n = 1;\n\nlet x = cancle(\"0x1\");\n");
+    let syntax = exchange.script("syntax.rhai", "let a = 1;\nlet b = (;\n");
+    let boom = exchange.script(
+        "boom.rhai",
+        "fn explode() {\n    throw \"boom\";\n}\nlet loaded = true;\n",
+    );
+    let input = format!(
+        "let a = 1;\nlet b = 2;\n:load {}\n:load {}\n:load {}\nexplode()\nthrow \"typed\";\n",
+        typo.display(),
+        syntax.display(),
+        boom.display()
+    );
+    let out = repl_piped(&exchange, &input);
+    out.status(1)
+        .stderr_has(&format!("--> {}:3:9", typo.display()))
+        .stderr_has("3 | let x = cancle(\"0x1\");")
+        .stderr_has(&format!("--> {}:2:10", syntax.display()))
+        .stderr_has(&format!("--> {}:2:5", boom.display()))
+        .stderr_has("--> <repl>:");
+    assert!(
+        !out.stderr.contains("<repl>:3:") && !out.stderr.contains("<repl>:6:"),
+        "a loaded file's error is placed in the session:\n{}",
+        out.stderr
+    );
+}

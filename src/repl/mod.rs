@@ -123,6 +123,8 @@ pub struct Repl {
     /// All inputs so far, each starting on a new line.
     transcript: String,
     transcript_lines: usize,
+    /// The stretches of the transcript that `:load` read from files, for error positions.
+    loaded: Vec<(usize, usize, String)>,
     /// What completion knows of the session.
     names: Arc<Mutex<SessionNames>>,
     /// Whether a line is being evaluated (only then does Ctrl-C stop anything).
@@ -147,6 +149,7 @@ impl Repl {
             functions: AST::empty(),
             transcript: String::new(),
             transcript_lines: 0,
+            loaded: Vec::new(),
             names: Arc::new(Mutex::new(SessionNames::default())),
             running,
             stopped,
@@ -362,6 +365,11 @@ impl Repl {
         if self.transcript_lines + lines > MAX_TRANSCRIPT_LINES {
             self.transcript.clear();
             self.transcript_lines = 0;
+            self.loaded.clear();
+        }
+        if let Some(path) = &path {
+            let first = self.transcript_lines + 1;
+            self.loaded.push((first, lines, path.display().to_string()));
         }
         let padded = format!("{}{text}", "\n".repeat(self.transcript_lines));
         self.transcript.push_str(text);
@@ -369,11 +377,13 @@ impl Repl {
             self.transcript.push('\n');
         }
         self.transcript_lines += lines;
-        let compiled =
-            self.host
-                .compile_source(SourceText::new(SOURCE_NAME, padded, path.clone()))?;
-        let mut script =
-            compiled.with_source(SourceText::new(SOURCE_NAME, self.transcript.clone(), path));
+        let compiled = self.host.compile_source(
+            SourceText::new(SOURCE_NAME, padded, path.clone()).with_files(self.loaded.clone()),
+        )?;
+        let mut script = compiled.with_source(
+            SourceText::new(SOURCE_NAME, self.transcript.clone(), path)
+                .with_files(self.loaded.clone()),
+        );
         let line = std::mem::take(script.ast_mut());
         *script.ast_mut() = self.functions.merge(&line);
         let problems = self.host.unknown_functions(&script);

@@ -123,6 +123,10 @@ pub struct SourceText {
     pub text: String,
     /// The file it came from; its folder is where `import` looks.
     pub path: Option<PathBuf>,
+    /// Stretches of the text that came from other files (a REPL's `:load`): the first line
+    /// (1-based), the number of lines and the file's name; errors there name the file and its
+    /// own line.
+    files: Vec<(usize, usize, String)>,
 }
 
 impl SourceText {
@@ -131,7 +135,26 @@ impl SourceText {
             name: name.into(),
             text: text.into(),
             path,
+            files: Vec::new(),
         }
+    }
+
+    /// The same text, with lines `first..first + lines` (1-based) shown in errors as lines
+    /// `1..` of the file `name`.
+    #[must_use]
+    pub fn with_files(mut self, files: Vec<(usize, usize, String)>) -> Self {
+        self.files = files;
+        self
+    }
+
+    /// The name and line number an error at line `n` of the text is shown with.
+    pub fn place(&self, n: usize) -> (&str, usize) {
+        for (first, lines, name) in &self.files {
+            if n >= *first && n < first + lines {
+                return (name, n - first + 1);
+            }
+        }
+        (&self.name, n)
     }
 
     /// Line `n` (1-based).

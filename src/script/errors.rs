@@ -115,11 +115,12 @@ pub(crate) fn located(
         Some(span) => {
             out.push('\n');
             out.push_str(&snippet(source, span));
-            format!("{headline} ({}:{}:{})", source.name, span.line, span.column)
+            let (name, line) = source.place(span.line);
+            format!("{headline} ({name}:{line}:{})", span.column)
         }
         None => format!("{headline} ({})", source.name),
     };
-    let gutter = span.map_or(1, |s| digits(s.line));
+    let gutter = span.map_or(1, |s| digits(source.place(s.line).1));
     for note in notes {
         let _ = write!(out, "\n{:gutter$} = {note}", "");
     }
@@ -136,10 +137,11 @@ fn digits(n: usize) -> usize {
 
 /// The `--> file:line:col` block with the source line and the caret line.
 fn snippet(source: &SourceText, span: Span) -> String {
-    let gutter = digits(span.line);
+    let (name, shown_line) = source.place(span.line);
+    let gutter = digits(shown_line);
     let mut out = format!(
         "{:gutter$}--> {}:{}:{}\n{:gutter$} |",
-        "", source.name, span.line, span.column, ""
+        "", name, shown_line, span.column, ""
     );
     let Some(line) = source.line(span.line) else {
         return out;
@@ -174,7 +176,7 @@ fn snippet(source: &SourceText, span: Span) -> String {
     let _ = write!(
         out,
         "\n{} | {}\n{:gutter$} | {:before$}{}",
-        span.line,
+        shown_line,
         shown.trim_end(),
         "",
         "",
