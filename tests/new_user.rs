@@ -173,3 +173,61 @@ fn repl_load_errors_name_the_file_and_its_line() {
         out.stderr
     );
 }
+
+/// `clobscript audit` of a run stopped while its cancel-all was in flight: the request's
+/// outcome is unknown (`abandoned`), and the requests line says so instead of "0 without an
+/// outcome" above "request 1 DELETE /cancel-all: outcome unknown".
+#[test]
+fn audit_counts_an_abandoned_request_as_of_unknown_outcome() {
+    use std::time::{Duration, Instant};
+    let exchange = Exchange::start(clobscript::sim::SimConfig {
+        orders: 30,
+        latency: Some(Duration::from_secs(5)),
+        ..clobscript::sim::SimConfig::default()
+    });
+    let log = exchange.work_dir().join("audit.jsonl");
+    let script = exchange.script("all.rhai", "cancel_all()\n");
+    let mut clob = exchange.clobscript();
+    clob.arg("run").arg(&script).arg("--audit").arg(&log);
+    let mut child = clob
+        .into_command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("\"phase\":\"sending\"")
+    {
+        assert!(Instant::now() < give_up, "no `sending` record");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    common::send_signal(&child, "INT");
+    let status = child.wait().expect("ends");
+    assert_eq!(status.code(), Some(130));
+    let records = common::read_json_lines(&log);
+    assert!(
+        records.iter().any(|r| r["phase"] == "abandoned"),
+        "{records:?}"
+    );
+
+    let out = exchange
+        .clobscript()
+        .no_host()
+        .arg("audit")
+        .arg("--audit")
+        .arg(&log)
+        .run();
+    out.status(0)
+        .stdout_has("1 sent, 1 of unknown outcome")
+        .stdout_has("request 1 DELETE /cancel-all: outcome unknown");
+    let json = exchange
+        .clobscript()
+        .no_host()
+        .args(["audit", "--json", "--audit"])
+        .arg(&log)
+        .run();
+    json.status(0);
+    assert_eq!(json.json()["requests_unknown"], 1);
+}

@@ -55,6 +55,9 @@ pub struct RunReport {
     /// HTTP requests announced (`sending` records), and of those the ones with no outcome.
     pub requests: u64,
     pub requests_without_outcome: u64,
+    /// Requests whose outcome is unknown: those without an outcome record, the `abandoned`
+    /// ones and those that `failed` after they may have applied and were not sent again.
+    pub requests_unknown: u64,
     /// Ids the exchange confirmed canceled (in an answer, or found canceled by reconcile).
     pub canceled: BTreeSet<String>,
     /// Ids not canceled, each with the reason (the exchange's, a failure that applied nothing,
@@ -178,6 +181,9 @@ fn report(run: &RunRecords) -> RunReport {
     let mut reconciled: BTreeMap<String, String> = BTreeMap::new();
     let mut canceled: BTreeSet<String> = BTreeSet::new();
     let mut not_canceled: BTreeMap<String, String> = BTreeMap::new();
+    // Requests whose own outcome is unknown (abandoned, failed after they may have applied, or
+    // never answered).
+    let mut unknown_sent: Vec<&Record<'static>> = Vec::new();
     for record in &run.records {
         if report.started.is_empty() {
             report.started = record.time.as_deref().unwrap_or_default().to_owned();
@@ -223,6 +229,9 @@ fn report(run: &RunRecords) -> RunReport {
                         }
                     }
                     _ => {
+                        if phase == Phase::Abandoned || record.retrying != Some(true) {
+                            unknown_sent.push(sent);
+                        }
                         uncertain.extend(sent_ids());
                         if sent.ids.as_ref().is_none_or(Vec::is_empty) {
                             uncertain_requests.push(unknown_request(sent));
@@ -249,6 +258,7 @@ fn report(run: &RunRecords) -> RunReport {
     }
     // A request announced and never answered (the process was killed mid-request).
     report.requests_without_outcome = pending.len() as u64;
+    unknown_sent.extend(pending.values().copied());
     for sent in pending.values() {
         uncertain.extend(sent.ids.iter().flatten().map(|id| id.to_string()));
         if sent.ids.as_ref().is_none_or(Vec::is_empty) {
@@ -276,6 +286,15 @@ fn report(run: &RunRecords) -> RunReport {
     report.never_sent.retain(|id| {
         !canceled.contains(id) && !not_canceled.contains_key(id) && !uncertain.contains(id)
     });
+    // Those whose ids are all accounted for since (a retry's answer, reconcile) are no longer
+    // unknown; a cancel-all or by-market request names no ids and stays unknown.
+    report.requests_unknown = unknown_sent
+        .iter()
+        .filter(|sent| {
+            let mut ids = sent.ids.iter().flatten().peekable();
+            ids.peek().is_none() || ids.any(|id| uncertain.contains(&id.to_string()))
+        })
+        .count() as u64;
     report.canceled = canceled;
     report.not_canceled = not_canceled;
     report.unknown = uncertain;
@@ -321,8 +340,8 @@ impl RunReport {
         }
         let _ = writeln!(
             text,
-            "  requests:     {} sent, {} without an outcome",
-            self.requests, self.requests_without_outcome
+            "  requests:     {} sent, {} of unknown outcome",
+            self.requests, self.requests_unknown
         );
         let _ = writeln!(text, "  canceled:     {}", self.canceled.len());
         let _ = writeln!(text, "  not canceled: {}", self.not_canceled.len());
