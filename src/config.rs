@@ -250,10 +250,9 @@ fn parse_message(message: &str, span: Option<std::ops::Range<usize>>, text: &str
     match span {
         Some(span) => {
             let start = span.start.min(text.len());
-            let line = text.as_bytes()[..start]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
+            let line = text
+                .get(..start)
+                .map_or(0, |before| before.matches('\n').count())
                 + 1;
             format!("{message} (line {line})")
         }
