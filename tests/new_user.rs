@@ -231,3 +231,75 @@ fn audit_counts_an_abandoned_request_as_of_unknown_outcome() {
     json.status(0);
     assert_eq!(json.json()["requests_unknown"], 1);
 }
+
+/// `sleep` with a negative or absurd pause is the script's mistake (exit 1, a short message),
+/// and a side other than BUY/SELL names the function it was given to.
+#[test]
+fn bad_pauses_and_sides_name_the_function_and_the_value() {
+    let exchange = Exchange::generated(20);
+    for (call, message) in [
+        (
+            "sleep(-1)",
+            "sleep: the pause must be 0 seconds or more, not -1",
+        ),
+        ("sleep(1e300)", "sleep: 1e300 seconds is too long a pause"),
+        (
+            r#"prices(["1"], "X")"#,
+            r#"prices: side must be "BUY" or "SELL", not "X""#,
+        ),
+        (
+            r#"price("1", "X")"#,
+            r#"price: side must be "BUY" or "SELL", not "X""#,
+        ),
+    ] {
+        let script = exchange.script("bad.rhai", &format!("{call}\n"));
+        let out = exchange.clobscript().arg("run").arg(&script).run();
+        out.status(1).stderr_has(message);
+        assert!(out.stderr.len() < 2000, "a short message: {}", out.stderr);
+    }
+}
+
+/// `scripts/cancel_market.rhai` with a market that matches nothing (the README's placeholder
+/// typed as is) cancels nothing and says so, instead of a quiet "0 orders canceled".
+#[test]
+fn cancel_market_playbook_warns_when_nothing_matched() {
+    let exchange = Exchange::generated(200);
+    let before = exchange.statuses();
+    let playbook =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cancel_market.rhai");
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&playbook)
+        .args(["--arg", "market=0x5f..."])
+        .run();
+    out.status(0)
+        .stderr_has("no open orders matched market \"0x5f...\"");
+    assert_eq!(exchange.statuses(), before, "nothing was canceled");
+
+    // A real market: its open orders go, and the warning does not appear.
+    let key = exchange.sim().credentials().api_key.clone();
+    let orders = exchange.sim().orders_of(&key);
+    let market = orders
+        .iter()
+        .find(|o| o.status == "LIVE")
+        .map(|o| o.market.clone())
+        .expect("an open order");
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&playbook)
+        .args(["--arg", &format!("market={market}")])
+        .run();
+    out.status(0);
+    assert!(
+        !out.stderr.contains("no open orders matched"),
+        "{}",
+        out.stderr
+    );
+    for order in exchange.sim().orders_of(&key) {
+        if order.market == market {
+            assert_ne!(order.status, "LIVE", "{} left open", order.id);
+        }
+    }
+}

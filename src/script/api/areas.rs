@@ -279,7 +279,7 @@ pub(super) mod market_api {
         side: &str,
     ) -> Result<f64, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        let side = super::side(side)?;
+        let side = super::side("price", side)?;
         let client = state.client()?;
         let price = state.request("price", None, client.price(token_id, side))?;
         decimal_result("price", price)
@@ -354,7 +354,7 @@ pub(super) mod market_api {
         side: &str,
     ) -> Result<Map, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        let side = super::side(side)?;
+        let side = super::side("prices", side)?;
         let tokens = token_ids("prices", tokens)?;
         if tokens.is_empty() {
             return Ok(Map::new());
@@ -493,8 +493,13 @@ pub(super) mod time_api {
     #[rhai_fn(name = "sleep", volatile, return_raw, global)]
     pub fn sleep_float(ctx: NativeCallContext, seconds: f64) -> Result<(), Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        let duration = std::time::Duration::try_from_secs_f64(seconds.max(0.0))
-            .map_err(|_| failure(format!("sleep: {seconds} is not a number of seconds")))?;
+        if seconds.is_nan() || seconds < 0.0 {
+            return Err(failure(format!(
+                "sleep: the pause must be 0 seconds or more, not {seconds}"
+            )));
+        }
+        let duration = std::time::Duration::try_from_secs_f64(seconds)
+            .map_err(|_| failure(format!("sleep: {seconds:e} seconds is too long a pause")))?;
         if state.interrupt.sleep(duration) {
             Ok(())
         } else {

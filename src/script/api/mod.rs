@@ -254,12 +254,12 @@ pub(crate) fn dedup(mut ids: Vec<ImmutableString>) -> Vec<ImmutableString> {
     ids
 }
 
-fn side(text: &str) -> Outcome<Side> {
+fn side(function: &str, text: &str) -> Outcome<Side> {
     match text.trim().to_ascii_uppercase().as_str() {
         "BUY" => Ok(Side::Buy),
         "SELL" => Ok(Side::Sell),
         _ => Err(failure(format!(
-            "price: side must be \"BUY\" or \"SELL\", not {text:?}"
+            "{function}: side must be \"BUY\" or \"SELL\", not {text:?}"
         ))),
     }
 }
