@@ -492,3 +492,31 @@ fn piped_ctrl_c_stops_the_running_line_and_ends_the_session_with_130() {
     out.stderr_has("interrupted");
     assert_eq!(rest, "", "nothing after the interrupted line ran");
 }
+
+#[test]
+fn vars_calls_a_listing_by_what_it_holds() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let out = piped(
+        &exchange,
+        &[],
+        "let orders = open_orders();\n\
+         let fills = trades();\n\
+         let lean = open_orders(#{ fields: [\"id\"] });\n\
+         :vars\n",
+    );
+    out.status(0);
+    let row = |name: &str| {
+        lines(&out.stdout)
+            .into_iter()
+            .find(|l| l.starts_with(&format!("| {name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{}", out.stdout))
+            .to_owned()
+    };
+    assert!(
+        row("orders").contains("array of 10 orders"),
+        "{}",
+        out.stdout
+    );
+    assert!(row("fills").contains(" trades"), "{}", out.stdout);
+    assert!(row("lean").contains("array of 10 maps"), "{}", out.stdout);
+}

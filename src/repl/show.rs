@@ -3,7 +3,7 @@
 
 use rhai::{Array, Dynamic};
 
-use crate::script::{as_map, is_record, render_record, render_table};
+use crate::script::{as_map, is_record, record_word, render_record, render_table};
 
 /// A map, or an order or trade (which read like maps).
 fn map_like(value: &Dynamic) -> bool {
@@ -37,11 +37,15 @@ pub(crate) fn show(value: &Dynamic) -> Option<String> {
 /// by size (a listing of thousands of orders does not belong in an overview).
 pub(crate) fn brief(value: &Dynamic) -> String {
     if let Some(items) = value.read_lock::<Array>() {
-        let kind = if !items.is_empty() && items.iter().all(map_like) {
-            "maps"
-        } else {
-            "items"
-        };
+        let first = items.first().and_then(record_word);
+        let kind =
+            if let Some(word) = first.filter(|w| items.iter().all(|i| record_word(i) == Some(w))) {
+                format!("{word}s")
+            } else if !items.is_empty() && items.iter().all(map_like) {
+                "maps".to_owned()
+            } else {
+                "items".to_owned()
+            };
         return format!("array of {} {kind}", items.len());
     }
     if let Some(map) = as_map(value) {

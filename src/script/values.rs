@@ -492,6 +492,17 @@ pub(crate) fn is_record(value: &Dynamic) -> bool {
     value.is::<OrderValue>() || value.is::<TradeValue>()
 }
 
+/// The word for a record in messages (`order`, `trade`), or `None` for any other value.
+pub(crate) fn record_word(value: &Dynamic) -> Option<&'static str> {
+    if value.is::<OrderValue>() {
+        Some(OrderKind::WHAT)
+    } else if value.is::<TradeValue>() {
+        Some(TradeKind::WHAT)
+    } else {
+        None
+    }
+}
+
 /// The script's name of a record type from its Rust type name (`Order`, `Trade`).
 pub(crate) fn record_type_name(rust_name: &str) -> Option<&'static str> {
     if rust_name.contains("values::Record<") || rust_name.contains("values::") {
