@@ -303,3 +303,22 @@ fn cancel_market_playbook_warns_when_nothing_matched() {
         }
     }
 }
+
+/// A first heartbeat that cannot get through ends the command (exit 3) with one message naming
+/// the cause, and no line promising a retry that never comes.
+#[test]
+fn a_failed_first_heartbeat_does_not_announce_a_retry() {
+    let exchange = Exchange::generated(10);
+    // A port nothing listens on: every attempt is refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let out = exchange
+        .clobscript()
+        .no_host()
+        .args(["heartbeat", "--host", &format!("http://{closed}")])
+        .run();
+    out.status(3).stderr_has("the first heartbeat failed");
+    assert!(!out.stderr.contains("retrying in"), "{}", out.stderr);
+    assert!(!out.stderr.contains("HEARTBEAT FAILED"), "{}", out.stderr);
+}

@@ -162,7 +162,8 @@ impl<S: HeartbeatSender> Heartbeat<S> {
         // The first request also connects, and a slow start is no danger yet: more time.
         let first_timeout = config.request_timeout.max(FIRST_TIMEOUT);
         let first = tokio::time::timeout(first_timeout, hb.sender.send(None)).await;
-        match hb.settle(first.map_err(|_| first_timeout)) {
+        // A failed first beat is not retried: the caller reports it and stops.
+        match hb.settle(first.map_err(|_| first_timeout), false) {
             Ok(()) => {
                 tracing::info!(
                     interval_ms = config.interval.as_millis() as u64,
@@ -190,14 +191,15 @@ impl<S: HeartbeatSender> Heartbeat<S> {
         let timeout = self.config.request_timeout;
         let sent = self.sender.send(self.heartbeat_id.clone());
         let answer = tokio::time::timeout(timeout, sent).await;
-        self.settle(answer.map_err(|_| timeout))
+        self.settle(answer.map_err(|_| timeout), true)
     }
 
     /// Takes in one heartbeat's answer (or the time it went unanswered): the new id, the
-    /// counters, and a loud log line on failure.
+    /// counters, and (when the beat will be `retried`) a loud log line on failure.
     fn settle(
         &mut self,
         answer: Result<Result<HeartbeatResponse, BeatError>, Duration>,
+        retried: bool,
     ) -> Result<(), BeatError> {
         let result = match answer {
             Ok(Ok(reply)) => match reply.error {
@@ -251,6 +253,9 @@ impl<S: HeartbeatSender> Heartbeat<S> {
                 self.consecutive_failures += 1;
                 if self.consecutive_failures >= RESTART_CHAIN_AFTER {
                     self.heartbeat_id = None;
+                }
+                if !retried {
+                    return result;
                 }
                 tracing::error!(
                     consecutive_failures = self.consecutive_failures,
