@@ -97,7 +97,8 @@ impl Reconciled {
         }
         if self.unknown_requests > 0 {
             line.push_str(&format!(
-                "; {} cancel-all or by-market request{} of unknown outcome name no ids to read",
+                "; {} cancel-all or by-market request{} of unknown outcome cannot be read by id \
+                 (`open_orders()` in a script shows what is still open)",
                 self.unknown_requests,
                 super::plural(self.unknown_requests as u64)
             ));
