@@ -113,7 +113,7 @@ pub(crate) fn listing_table(rows: &Array, limit: usize) -> String {
     let total = rows.len();
     if total > limit {
         text.push_str(&format!(
-            "\n… and {} more: {total} orders would be canceled (all of them with --json)",
+            "\n… and {} more: {total} orders would be canceled (the call's result lists them all under `would_cancel_orders`; `run --json` prints it)",
             total - limit
         ));
     } else {
