@@ -76,10 +76,9 @@ impl AuditLog {
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
-            .read(true)
             .open(path)
             .map_err(fail)?;
-        end_the_last_line(&mut file).map_err(fail)?;
+        end_the_last_line(path, &mut file).map_err(fail)?;
         Ok(AuditLog {
             path: path.to_owned(),
             file: Mutex::new(file),
@@ -131,16 +130,22 @@ impl AuditLog {
 /// A run killed while writing a record (`kill -9`, power loss) leaves its last line cut short.
 /// Starting this run's records on a fresh line keeps that damage to the one torn line: without
 /// it the first record of this run would be glued to it and lost too.
-fn end_the_last_line(file: &mut File) -> std::io::Result<()> {
+/// The last byte is read through a second, read-only handle; a log this process may append to
+/// but not read (or that is not a regular file) is left as it is.
+fn end_the_last_line(path: &Path, file: &mut File) -> std::io::Result<()> {
     use std::io::{Read as _, Seek as _, SeekFrom};
     let len = file.metadata()?.len();
     if len == 0 {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(len - 1))?;
+    let Ok(mut reader) = File::open(path) else {
+        return Ok(());
+    };
     let mut last = [0u8; 1];
-    file.read_exact(&mut last)?;
-    if last[0] != b'\n' {
+    let read = reader
+        .seek(SeekFrom::Start(len - 1))
+        .and_then(|_| reader.read_exact(&mut last));
+    if read.is_ok() && last[0] != b'\n' {
         file.write_all(b"\n")?;
     }
     Ok(())
