@@ -122,24 +122,7 @@ fn a_config_file_error_names_the_line_and_never_shows_the_value() {
 
 /// Runs `repl` against `exchange` with `input` on stdin (not a terminal).
 fn repl_piped(exchange: &Exchange, input: &str) -> common::Output {
-    use std::io::Write as _;
-    use std::process::Stdio;
-    let mut clob = exchange.clobscript();
-    clob.arg("repl");
-    let mut child = clob
-        .into_command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("clobscript starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin piped")
-        .write_all(input.as_bytes())
-        .expect("input written");
-    child.wait_with_output().expect("clobscript ends").into()
+    exchange.clobscript().arg("repl").run_with_input(input)
 }
 
 /// An error in a file run with `:load` names that file and its own line, as `run` would,

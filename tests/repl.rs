@@ -18,22 +18,11 @@ use support::*;
 
 /// Runs `repl` with `input` on stdin (not a terminal) and collects what it printed.
 fn piped(exchange: &Exchange, args: &[&str], input: &str) -> Output {
-    let mut clob = exchange.clobscript();
-    clob.arg("repl").args(args);
-    let mut child = clob
-        .into_command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("clobscript starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin piped")
-        .write_all(input.as_bytes())
-        .expect("input written");
-    child.wait_with_output().expect("clobscript ends").into()
+    exchange
+        .clobscript()
+        .arg("repl")
+        .args(args)
+        .run_with_input(input)
 }
 
 /// The printed lines, trimmed.

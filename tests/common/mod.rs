@@ -335,6 +335,25 @@ impl Clob {
         self.finish().output().expect("clobscript runs").into()
     }
 
+    /// Runs the binary with `input` on its stdin (a pipe, not a terminal).
+    pub fn run_with_input(&mut self, input: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = self
+            .finish()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("clobscript starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin piped")
+            .write_all(input.as_bytes())
+            .expect("input written");
+        child.wait_with_output().expect("clobscript ends").into()
+    }
+
     /// Starts the binary and waits until it prints `line` on stdout (so a signal sent next
     /// reaches a running script).
     pub fn spawn_until(&mut self, line: &str) -> Child {
