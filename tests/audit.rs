@@ -34,10 +34,10 @@ fn audit_log_that_cannot_be_written_exits_2() {
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clobscript::sim::SimConfig;
-use common::{CANCELED_OLD, OLD_A, OLD_B, read_json_lines};
+use common::{CANCELED_OLD, OLD_A, OLD_B, read_json_lines, wait_for};
 use serde_json::Value;
 
 fn strings(value: &Value) -> BTreeSet<String> {
@@ -178,22 +178,6 @@ fn audit_refuses_a_missing_log_or_an_unknown_run() {
         .stderr_has("no run zzzz");
 }
 
-/// Waits until the log holds a record of `phase`.
-fn wait_for(log: &Path, phase: &str, child: &mut std::process::Child) {
-    let give_up = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .contains(&format!("\"phase\":\"{phase}\""))
-    {
-        assert!(
-            child.try_wait().ok().flatten().is_none(),
-            "the run ended early"
-        );
-        assert!(Instant::now() < give_up, "no `{phase}` record");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn reconcile_settles_a_run_whose_outcome_was_lost() {
     let exchange = Exchange::start(SimConfig {
@@ -212,7 +196,7 @@ fn reconcile_settles_a_run_whose_outcome_was_lost() {
         .stderr(Stdio::null())
         .spawn()
         .expect("starts");
-    wait_for(&log, "sending", &mut child);
+    wait_for(&log, "sending", 1, &mut child);
     common::send_signal(&child, "KILL");
     child.wait().expect("ends");
     // The request in flight still reaches the exchange.
@@ -331,7 +315,7 @@ fn each_run_opens_the_log_afresh_so_it_can_be_rotated_between_runs() {
         .stderr(Stdio::null())
         .spawn()
         .expect("starts");
-    wait_for(&log, "done", &mut child);
+    wait_for(&log, "done", 1, &mut child);
     std::fs::rename(&log, &rotated).expect("rotate");
     assert!(child.wait().expect("ends").success());
     let first: BTreeSet<String> = read_json_lines(&rotated)

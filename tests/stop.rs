@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use clobscript::sim::{RateLimitMode, SimConfig, Tier};
-use common::{Exchange, Output, read_json_lines_torn};
+use common::{Exchange, Output, read_json_lines_torn, wait_for};
 use serde_json::Value;
 
 /// Requests a cancel keeps in flight at once.
@@ -61,32 +61,20 @@ fn strings(value: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Waits until the log holds `count` records of `phase` (bounded, so a broken run fails
-/// instead of hanging).
-fn wait_for(log: &Path, phase: &str, count: usize, child: &mut Child) {
-    let give_up = Instant::now() + Duration::from_secs(60);
-    loop {
-        let seen = std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(&format!("\"phase\":\"{phase}\"")))
-            .count();
-        if seen >= count {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the run ended ({status}) before {count} `{phase}` records");
-        }
-        assert!(Instant::now() < give_up, "no {count} `{phase}` records");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn spawn(exchange: &Exchange, log: &Path, extra: &[&str]) -> Child {
+    spawn_script(
+        exchange,
+        &exchange.script("cancel.rhai", SCRIPT),
+        log,
+        extra,
+    )
 }
 
-fn spawn(exchange: &Exchange, log: &Path, extra: &[&str]) -> Child {
-    let script = exchange.script("cancel.rhai", SCRIPT);
+/// `clobscript run SCRIPT --audit LOG`, its stderr kept for the summary line.
+fn spawn_script(exchange: &Exchange, script: &Path, log: &Path, extra: &[&str]) -> Child {
     let mut clob = exchange.clobscript();
     clob.arg("run")
-        .arg(&script)
+        .arg(script)
         .arg("--audit")
         .arg(log)
         .args(extra);
@@ -322,14 +310,7 @@ fn a_request_that_outlasts_the_grace_is_recorded_abandoned_and_reconcile_settles
         &format!("cancel_orders([{}]);", list.join(", ")),
     );
     let log = exchange.work_dir().join("audit.jsonl");
-    let mut clob = exchange.clobscript();
-    clob.arg("run").arg(&script).arg("--audit").arg(&log);
-    let mut child = clob
-        .into_command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("clobscript starts");
+    let mut child = spawn_script(&exchange, &script, &log, &[]);
     wait_for(&log, "sending", 1, &mut child);
     kill(&child, "INT");
     let out = common::wait(child);

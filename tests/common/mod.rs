@@ -147,6 +147,30 @@ impl Drop for Exchange {
     }
 }
 
+/// Waits until the audit log holds `count` records of `phase` (bounded, so a broken run fails
+/// instead of hanging).
+pub fn wait_for(log: &Path, phase: &str, count: usize, child: &mut Child) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let seen = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&format!("\"phase\":\"{phase}\"")))
+            .count();
+        if seen >= count {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before {count} `{phase}` records");
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "no {count} `{phase}` records"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The records of a JSON-lines log. Only the last line may be cut short (a run killed while
 /// writing it); every other line must be whole JSON.
 pub fn read_json_lines(path: &Path) -> Vec<Value> {
