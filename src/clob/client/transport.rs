@@ -446,28 +446,23 @@ pub(super) fn required<'a>(
     }
 }
 
-/// The ids given, trimmed, blanks and repeats dropped, in their first order.
-/// The positions of the first occurrence of each distinct id (trimmed; empty ones dropped).
-pub(super) fn unique_positions<S: AsRef<str>>(ids: &[S]) -> Vec<usize> {
+/// The positions of the first occurrence of each distinct text (blanks dropped), in order.
+pub(super) fn unique_positions(texts: &[&str]) -> Vec<usize> {
     let mut seen = std::collections::HashSet::with_capacity_and_hasher(
-        ids.len(),
+        texts.len(),
         crate::util::QuickBuild::default(),
     );
-    let mut unique = Vec::with_capacity(ids.len());
-    for (at, id) in ids.iter().enumerate() {
-        let id = id.as_ref().trim();
-        if !id.is_empty() && seen.insert(id) {
-            unique.push(at);
-        }
-    }
-    unique
+    (0..texts.len())
+        .filter(|&at| !texts[at].is_empty() && seen.insert(texts[at]))
+        .collect()
 }
 
+/// The ids given, trimmed, blanks and repeats dropped, in their first order.
 pub(super) fn unique_ids<S: AsRef<str>>(ids: &[S]) -> Vec<&str> {
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    ids.iter()
-        .map(|id| id.as_ref().trim())
-        .filter(|id| !id.is_empty() && seen.insert(*id))
+    let texts: Vec<&str> = ids.iter().map(|id| id.as_ref().trim()).collect();
+    unique_positions(&texts)
+        .into_iter()
+        .map(|at| texts[at])
         .collect()
 }
 

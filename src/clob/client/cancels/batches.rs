@@ -132,13 +132,14 @@ impl Client {
         observer: &dyn CancelObserver,
     ) -> Result<IndexedCancel, ClobError> {
         self.signer("DELETE /orders")?;
-        let unique = unique_positions(ids);
+        let texts: Vec<&str> = ids.iter().map(|id| id.as_ref().trim()).collect();
+        let unique = unique_positions(&texts);
         if unique.is_empty() {
             return Ok(IndexedCancel::default());
         }
         let pacer = self.cancel_pacer();
         let batches = Batches {
-            texts: ids.iter().map(|id| id.as_ref().trim()).collect(),
+            texts,
             total: unique.len(),
             queue: Mutex::new(unique.into()),
             merge: Mutex::new(Merge::default()),
