@@ -577,6 +577,7 @@ fn run_once_works_from_a_blocking_task_as_the_scheduler_calls_it() {
         script: concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cancel_stale.rhai").into(),
         args: vec!["minutes=30".into()],
         audit: AuditTarget::File(dir.path().join("audit.jsonl")),
+        afterwards: clobscript::script::Afterwards::Json,
         ..RunOptions::default()
     };
     let shared = session.clone();

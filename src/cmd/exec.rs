@@ -21,6 +21,7 @@ pub fn run_options(script: PathBuf, exec: &ExecArgs) -> RunOptions {
         print_to_stderr: false,
         progress: false,
         json_lines: crate::script::StderrLines::Text,
+        afterwards: crate::script::Afterwards::Free,
     }
 }
 

@@ -13,6 +13,12 @@ use crate::script::{self, Host, ScriptError};
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> CommandResult {
     let mut options = exec::run_options(args.script.clone(), &args.exec);
     options.print_to_stderr = args.json;
+    // The process ends after this run.
+    options.afterwards = if args.json {
+        script::Afterwards::Json
+    } else {
+        script::Afterwards::Exit
+    };
     options.json_lines = if crate::logging::json_lines() {
         crate::script::StderrLines::Json
     } else {

@@ -72,5 +72,5 @@ pub use handlers::{
 pub use interrupt::{Interrupt, StopReason};
 pub use output::StderrLines;
 pub(crate) use output::{render_record, render_table};
-pub use run::{PreparedRun, RunOptions, RunOutcome, prepare, run_once};
+pub use run::{Afterwards, PreparedRun, RunOptions, RunOutcome, prepare, run_once};
 pub(crate) use values::{as_map, is_record, record_word};

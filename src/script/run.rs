@@ -27,6 +27,23 @@ pub struct RunOptions {
     pub progress: bool,
     /// Script output on stderr as JSON lines (`--log-format json`).
     pub json_lines: super::output::StderrLines,
+    /// What becomes of the script's variables and final value after the run.
+    pub afterwards: Afterwards,
+}
+
+/// What becomes of a run's variables and final value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Afterwards {
+    /// Freed; nobody reads the value (the scheduler reports only the summary).
+    #[default]
+    Free,
+    /// The value turned into JSON, in [`RunOutcome::value`].
+    Json,
+    /// Nobody reads the value and the process ends after this run (`clobscript run`): both
+    /// are left for the system to take back at exit rather than freed one by one (100,000
+    /// orders take tens of milliseconds to free, and a result naming as many ids longer
+    /// still to turn into JSON).
+    Exit,
 }
 
 impl RunOptions {
@@ -61,7 +78,8 @@ pub struct RunOutcome {
     pub exit: Exit,
     /// Why it failed, when it did.
     pub error: Option<ScriptError>,
-    /// The script's final value as JSON, when it succeeded.
+    /// The script's final value as JSON, when it succeeded and [`Afterwards::Json`] asked
+    /// for it.
     pub value: Option<serde_json::Value>,
     /// Requests, retries and cancels of this run only.
     pub summary: Summary,
@@ -103,6 +121,7 @@ pub struct PreparedRun {
     host: Host,
     script: Script,
     timeout: Option<Duration>,
+    afterwards: Afterwards,
 }
 
 /// Parses the parameters, opens the audit log, compiles the script and checks every function
@@ -123,6 +142,7 @@ pub fn prepare(options: &RunOptions, stop: Option<Interrupt>) -> Result<Prepared
         host,
         script,
         timeout: options.timeout,
+        afterwards: options.afterwards,
     })
 }
 
@@ -191,6 +211,7 @@ impl PreparedRun {
             host,
             script,
             timeout,
+            afterwards,
         } = self;
         host.connect(backend);
         if let Err(e) = host.begin_run(&script.source().name) {
@@ -201,16 +222,28 @@ impl PreparedRun {
         }
         let mut scope = host.new_scope();
         let result = host.eval_bounded(&script, &mut scope, timeout);
+        let leave = afterwards == Afterwards::Exit;
         // The script's variables (a listing of 300,000 orders, say) go before its value is
         // turned into JSON, so the two are never held at once.
-        drop(scope);
+        if leave {
+            std::mem::forget(scope);
+        } else {
+            drop(scope);
+        }
         let duration = started.elapsed();
         let summary = host.summary();
         match result {
             Ok(value) => RunOutcome {
                 exit: Exit::Success,
                 error: None,
-                value: Some(super::convert::to_json(&value)),
+                value: if afterwards == Afterwards::Json {
+                    Some(super::convert::to_json(&value))
+                } else {
+                    if leave {
+                        std::mem::forget(value);
+                    }
+                    None
+                },
                 summary,
                 duration,
             },

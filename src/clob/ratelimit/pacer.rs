@@ -158,6 +158,9 @@ impl PacerState {
 #[derive(Clone, Debug)]
 pub struct CancelPacer {
     state: Arc<Mutex<PacerState>>,
+    /// Told of every answer learnt from, so that callers waiting in `reserve` plan again (the
+    /// first answer may show the exchange meters nothing, or a tier with a larger burst).
+    learnt: Arc<tokio::sync::Notify>,
 }
 
 impl Default for CancelPacer {
@@ -183,6 +186,7 @@ impl CancelPacer {
                 refusals: 0,
                 waited: Duration::ZERO,
             })),
+            learnt: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -194,7 +198,10 @@ impl CancelPacer {
     /// once; `/cancel-all`, `/cancel-market-orders` and `DELETE /order` reserve 1.
     pub async fn reserve(&self, wanted: usize) -> CancelGrant {
         let started = Instant::now();
+        // Registered before the state is read, so an answer learnt after the read wakes it.
+        let mut learnt = std::pin::pin!(self.learnt.notified());
         loop {
+            learnt.as_mut().enable();
             let wait = {
                 let mut state = lock(&self.state);
                 let now = Instant::now();
@@ -223,8 +230,13 @@ impl CancelPacer {
                 }
                 wait
             };
-            // At least a millisecond, so float rounding cannot spin.
-            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+            // At least a millisecond, so float rounding cannot spin. An answer learnt from in
+            // the meantime may change the plan: look again then.
+            tokio::select! {
+                () = tokio::time::sleep(wait.max(Duration::from_millis(1))) => {}
+                () = learnt.as_mut() => {}
+            }
+            learnt.set(self.learnt.notified());
         }
     }
 
@@ -234,12 +246,15 @@ impl CancelPacer {
         let ticket = grant.ticket;
         let verdict = self.learn(Some((ticket, size)), headers, status);
         drop(grant);
+        self.learnt.notify_waiters();
         verdict
     }
 
     /// Learns from the answer to a cancel sent without a grant.
     pub fn observe_ungranted(&self, headers: &HeaderMap, status: StatusCode) -> Verdict {
-        self.learn(None, headers, status)
+        let verdict = self.learn(None, headers, status);
+        self.learnt.notify_waiters();
+        verdict
     }
 
     fn learn(
@@ -315,6 +330,8 @@ impl CancelPacer {
         let mut state = lock(&self.state);
         state.unmetered = true;
         state.blocked_until = None;
+        drop(state);
+        self.learnt.notify_waiters();
     }
 
     /// Ids the next request may carry at most, at what the pacer knows now.

@@ -219,3 +219,39 @@ async fn concurrent_reservations_share_one_bucket() {
     assert!(pacer.status().balance < 0.0);
     drop((b, c));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reservation_waiting_on_the_assumed_tier_goes_as_soon_as_an_answer_shows_none() {
+    let pacer = CancelPacer::new();
+    let first = pacer.reserve(10_000).await;
+    assert_eq!(first.size, 120);
+    // A second caller plans with the tightest tier: 120 more take 1.5 s of refill.
+    let waiting = tokio::spawn({
+        let pacer = pacer.clone();
+        async move { pacer.reserve(10_000).await }
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(!waiting.is_finished());
+    // The first answer carries no rate-limit headers: the exchange meters nothing.
+    pacer.observe(first, &HeaderMap::new(), StatusCode::OK);
+    let second = waiting.await.expect("the waiting reservation");
+    assert_eq!(second.size, 3000);
+    assert!(second.waited < Duration::from_millis(10), "{:?}", second.waited);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reported_tier_with_a_larger_burst_ends_a_wait_planned_for_the_tightest() {
+    let pacer = CancelPacer::new();
+    let first = pacer.reserve(10_000).await;
+    let waiting = tokio::spawn({
+        let pacer = pacer.clone();
+        async move { pacer.reserve(1_000).await }
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(!waiting.is_finished());
+    // Elite: a burst of 1800, of which 1680 are left.
+    pacer.observe(first, &metered("elite", 1680), StatusCode::OK);
+    let second = waiting.await.expect("the waiting reservation");
+    assert_eq!(second.size, 1000);
+    assert!(second.waited < Duration::from_millis(10), "{:?}", second.waited);
+}
