@@ -284,3 +284,86 @@ result
     let canceled: Vec<&str> = canceled.iter().map(String::as_str).collect();
     assert_only_canceled(&before, &exchange.statuses(), &canceled);
 }
+
+/// The comparisons `filter` and `retain` answer without calling the closure give exactly what
+/// the closure gives when it is called: each predicate is run as written and again as a block
+/// (which is always called), over a listing of several pages, and the first is also checked
+/// against the exchange's own orders.
+#[test]
+fn comparison_predicates_select_what_the_called_closure_selects() {
+    let exchange = Exchange::generated(1200);
+    let key = exchange.sim().credentials().api_key.clone();
+    let open: Vec<_> = exchange
+        .sim()
+        .orders_of(&key)
+        .into_iter()
+        .filter(|o| o.status == "LIVE")
+        .collect();
+    let cutoff = open[open.len() / 2].created_at;
+    let script = exchange.script(
+        "compare.rhai",
+        &format!(
+            r#"let orders = open_orders();
+let cutoff = {cutoff};
+let half = cutoff + 0.5;
+let market = orders[0].market;
+let buy = "BUY";
+let pairs = [
+    [|o| o.created_at < cutoff, |o| {{ let v = o.created_at; v < cutoff }}],
+    [|o| o.created_at <= half, |o| {{ let v = o.created_at; v <= half }}],
+    [|o| o.price >= 0.5 && o.side == buy, |o| {{ let p = o.price; p >= 0.5 && o.side == buy }}],
+    [|o| o.market == market || o.price < 0.1, |o| {{ let m = o.market; m == market || o.price < 0.1 }}],
+    [|o| o.size_matched < o.original_size, |o| {{ let s = o.size_matched; s < o.original_size }}],
+    [|o| o.status != "LIVE", |o| {{ let s = o.status; s != "LIVE" }}],
+    [|o| o.expiration == 0, |o| {{ let e = o.expiration; e == 0 }}],
+];
+let result = #{{ older: orders.filter(|o| o.created_at < cutoff).map(|o| o.id), pairs: [] }};
+for pair in pairs {{
+    let fast = orders.filter(pair[0]).map(|o| o.id);
+    let called = orders.filter(pair[1]).map(|o| o.id);
+    let kept = orders;
+    let gone = kept.retain(pair[0]);
+    result.pairs.push([fast, called, kept.map(|o| o.id), gone.len()]);
+}}
+let trades = trades();
+result.trades = [
+    trades.filter(|t| t.size > 10 && t.side == "BUY").len(),
+    trades.filter(|t| {{ let s = t.size; s > 10 && t.side == "BUY" }}).len(),
+];
+result
+"#
+        ),
+    );
+    let value = exchange.run_json(&script);
+    let ids = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap_or_else(|| panic!("a list: {list}"))
+            .iter()
+            .map(|id| id.as_str().expect("an id").to_owned())
+            .collect()
+    };
+    let mut older = ids(&value["older"]);
+    older.sort();
+    let mut expected: Vec<String> = open
+        .iter()
+        .filter(|o| o.created_at < cutoff)
+        .map(|o| o.id.clone())
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty() && expected.len() < open.len());
+    assert_eq!(
+        older, expected,
+        "the exchange's orders older than the cutoff"
+    );
+    for (no, pair) in value["pairs"].as_array().expect("pairs").iter().enumerate() {
+        let (fast, called, kept) = (ids(&pair[0]), ids(&pair[1]), ids(&pair[2]));
+        assert_eq!(fast, called, "predicate {no}");
+        assert_eq!(kept, called, "predicate {no} through retain");
+        assert_eq!(
+            pair[3].as_u64(),
+            Some((open.len() - called.len()) as u64),
+            "predicate {no}: the removed ones"
+        );
+    }
+    assert_eq!(value["trades"][0], value["trades"][1], "{value}");
+}

@@ -12,6 +12,8 @@
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, FnPtr, INT, NativeCallContext, Position};
 
+use super::predicate::Compiled;
+
 /// How the predicate takes an element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
@@ -31,6 +33,8 @@ struct Predicate<'a> {
     ctx: &'a NativeCallContext<'a>,
     f: &'a FnPtr,
     shape: Option<Shape>,
+    /// The closure read as a comparison, answering without a call where it can.
+    compiled: Option<Compiled>,
 }
 
 impl<'a> Predicate<'a> {
@@ -40,6 +44,7 @@ impl<'a> Predicate<'a> {
             ctx,
             f,
             shape: None,
+            compiled: Compiled::of(ctx, f),
         }
     }
 
@@ -54,6 +59,9 @@ impl<'a> Predicate<'a> {
 
     /// Whether `item` passes; the first call settles the shape.
     fn test(&mut self, item: &mut Dynamic, index: usize) -> Result<bool, Box<EvalAltResult>> {
+        if let Some(pass) = self.compiled.as_ref().and_then(|c| c.test(item)) {
+            return Ok(pass);
+        }
         let result = match self.shape {
             Some(shape) => self.call(shape, item, index),
             None => self.first(item, index),
@@ -237,6 +245,67 @@ mod tests {
             eval("let a = []; let gone = a.retain(|x| true); `${a} ${gone}`"),
             "[] []"
         );
+    }
+
+    /// Predicates simple enough to be answered without a call (`super::super::predicate`)
+    /// give what the interpreter gives, over elements of every type, with fields missing or of
+    /// another type, NaN, and errors.
+    #[test]
+    fn comparison_predicates_answer_as_the_interpreter_does() {
+        let elements = r#"[
+            #{p: 1, s: "BUY", b: true, f: 0.5}, #{p: 2.5, s: "SELL", b: false, f: 1},
+            #{p: "x", s: 3, f: ()}, #{s: "buy"}, #{p: -7, s: "", b: true, f: 0.0 / 0.0},
+            #{p: 2, s: "BUYER", b: false, f: 2.0}, #{p: 1.0, s: "A", f: -1}
+        ]"#;
+        let cutoff = "let c = 2; let t = \"BUY\"; let h = 1.5; let yes = true;";
+        for predicate in [
+            "|o| o.p < c",
+            "|o| o.p <= 2",
+            "|o| o.p > h",
+            "|o| c >= o.p",
+            "|o| o.p == 1",
+            "|o| o.p != 1",
+            "|o| o.s == t",
+            "|o| o.s != \"BUY\"",
+            "|o| o.s < \"BUYER\"",
+            "|o| o.s >= t",
+            "|o| o.b == yes",
+            "|o| o.b != false",
+            "|o| o.b < yes",
+            "|o| o.f < 1",
+            "|o| o.f != o.f",
+            "|o| o.f == o.f",
+            "|o| o.p < c && o.s == t",
+            "|o| o.p < c || o.s == \"SELL\"",
+            "|o| o.s == \"A\" || o.p > 1 && o.b == true",
+            "|o| o.p > 0 && o.s > 1",
+            "|o| o.missing == ()",
+            "|o| o.missing < 1",
+        ] {
+            for call in ["filter", "retain"] {
+                let script = format!(
+                    "{cutoff} let a = {elements}; let r = a.{call}({predicate}); `${{a}} ${{r}}`"
+                );
+                eval(&script);
+            }
+        }
+        for script in [
+            "let n = 3; [5, 1, 3, 2.5, 4.0].filter(|x| x >= n)",
+            "[\"b\", \"a\", \"c\"].filter(|x| \"b\" >= x)",
+            "[true, false].filter(|x| x == true)",
+            "let a = [1, 2, 3]; a.retain(|x| x != 2 || x > 2); a",
+            "[1, \"1\", 1.0, true].filter(|x| x == 1)",
+            "[1, 2].filter(|x| 1 < 2)",
+            "[0.30000000000000004, 0.3, 0.31, 0.0, -0.0, 1e300].filter(|x| x == 0.3)",
+            "[0.30000000000000004, 0.3, 0.31, 0.0, -0.0, 1e300].filter(|x| x <= 0.3)",
+            "[0.30000000000000004, 0.3, 0.31, 0.0, -0.0, 1e300].filter(|x| x > 0.3)",
+            "[0.30000000000000004, 0.3, 0.31, 0.0, -0.0, 1e300].filter(|x| x >= 0)",
+            "[0.30000000000000004, 0.3, 0.31, 0.0, -0.0, 1e300].filter(|x| x < 0.0)",
+            "[0.30000000000000004, 0.3, 0.31, 0.0, -0.0, 1e300].filter(|x| x != 0)",
+            "let n = 0.1 + 0.2; [0.3, 3, 0].filter(|x| n == x)",
+        ] {
+            eval(script);
+        }
     }
 
     #[test]

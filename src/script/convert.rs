@@ -141,13 +141,12 @@ pub(crate) fn order_with(o: OpenOrder, seen: &mut Interner, fields: OrderFields)
 }
 
 /// An order's values (in [`ORDER_FIELDS`] order) as a map of the selected fields.
-pub(crate) fn order_map_of(values: [Dynamic; ORDER_FIELDS.len()], fields: OrderFields) -> Map {
+pub(crate) fn order_map_of(order: &OrderValue, fields: OrderFields) -> Map {
     ORDER_FIELDS
         .iter()
-        .zip(values)
         .enumerate()
         .filter(|(index, _)| fields.has(*index))
-        .map(|(_, (name, value))| ((*name).into(), value))
+        .map(|(index, name)| ((*name).into(), order.value(index)))
         .collect()
 }
 

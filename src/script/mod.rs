@@ -52,6 +52,7 @@ mod errors;
 mod handlers;
 mod interrupt;
 mod output;
+mod predicate;
 mod resolver;
 mod rows;
 mod run;

@@ -16,14 +16,13 @@ use rhai::{Array, Dynamic, Map};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::convert::{self, Interner, ORDER_FIELDS, OrderFields, TRADE_FIELDS};
-use super::values::{OrderValue, SharedTexts, TradeValue};
+use super::values::{OrderParts, OrderTexts, TradeValue};
 
 /// What the pages of one listing of orders share: the texts seen, and the sets of text fields
 /// orders have in common.
 #[derive(Default)]
 pub(crate) struct OrderListing {
-    seen: Interner,
-    shared: SharedTexts,
+    texts: OrderTexts,
 }
 
 /// Parses one page of `GET /data/orders`, appending its orders to `out`: records, or maps of
@@ -37,8 +36,7 @@ pub(crate) fn order_page(
     let mut de = serde_json::Deserializer::from_slice(body);
     Page {
         rows: OrderRows {
-            seen: &mut listing.seen,
-            shared: &mut listing.shared,
+            texts: &mut listing.texts,
             fields,
             out,
         },
@@ -277,24 +275,6 @@ impl<'de> Visitor<'de> for IntegerVisitor {
     }
 }
 
-/// A list of strings (`null` is empty), each as a script string.
-struct Strings(Array);
-
-impl<'de> de::Deserialize<'de> for Strings {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let items = Option::<Vec<Text<'de>>>::deserialize(d)?.unwrap_or_default();
-        // A new array of exactly their number (collecting in place would keep the larger
-        // allocation of the texts).
-        let mut strings = Array::with_capacity(items.len());
-        strings.extend(
-            items
-                .into_iter()
-                .map(|Text(text)| Dynamic::from(rhai::ImmutableString::from(&*text))),
-        );
-        Ok(Strings(strings))
-    }
-}
-
 /// A field's text in upper case (the client's normalisation of enumerated fields).
 fn upper(text: Cow<'_, str>) -> Cow<'_, str> {
     if text.bytes().any(|b| b.is_ascii_lowercase()) {
@@ -309,79 +289,74 @@ fn field_index(fields: &[&str], key: &str) -> Option<usize> {
 }
 
 struct OrderRows<'a> {
-    seen: &'a mut Interner,
-    shared: &'a mut SharedTexts,
+    texts: &'a mut OrderTexts,
     fields: Option<OrderFields>,
     out: &'a mut Array,
 }
 
 impl<'de> Rows<'de> for OrderRows<'_> {
     fn row<A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error> {
-        let Some(values) = seq.next_element_seed(OrderRow { seen: self.seen })? else {
+        let Some(parts) = seq.next_element_seed(OrderRow {
+            texts: &mut *self.texts,
+        })?
+        else {
             return Ok(false);
         };
+        let order = parts.into_value(self.texts);
         self.out.push(match self.fields {
-            None => Dynamic::from(OrderValue::from_array(values, self.shared)),
-            Some(fields) => Dynamic::from_map(convert::order_map_of(values, fields)),
+            None => Dynamic::from(order),
+            Some(fields) => Dynamic::from_map(convert::order_map_of(&order, fields)),
         });
         Ok(true)
     }
 }
 
-/// One order: its values in [`ORDER_FIELDS`] order.
+/// One order: its fields, each read the way the wire structs read it.
 struct OrderRow<'a> {
-    seen: &'a mut Interner,
+    texts: &'a mut OrderTexts,
 }
 
 impl<'de> DeserializeSeed<'de> for OrderRow<'_> {
-    type Value = [Dynamic; ORDER_FIELDS.len()];
+    type Value = OrderParts;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for OrderRow<'_> {
-    type Value = [Dynamic; ORDER_FIELDS.len()];
+    type Value = OrderParts;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an order")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let seen = self.seen;
-        let mut values: [Option<Dynamic>; ORDER_FIELDS.len()] = Default::default();
+        let texts = self.texts;
+        let mut parts = OrderParts::default();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             let Some(index) = field_index(&ORDER_FIELDS, &key) else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            let value = match index {
+            match index {
                 // id: a string, required.
-                0 => Dynamic::from(rhai::ImmutableString::from(
-                    &*map.next_value::<Text<'de>>()?.0,
-                )),
+                0 => parts.set_id(&map.next_value::<Text<'de>>()?.0),
                 // status, side, order_type: normalised to upper case.
-                1 | 6 | 11 => seen.get(&upper(map.next_value::<Lenient<'de>>()?.0)),
-                7..=9 => convert::decimal(&map.next_value::<Lenient<'de>>()?.0),
-                12 => convert::unix_seconds(&map.next_value::<Lenient<'de>>()?.0),
-                13 => Dynamic::from_int(map.next_value::<Integer>()?.0),
-                14 => Dynamic::from_array(map.next_value::<Strings>()?.0),
-                _ => seen.get(&map.next_value::<Lenient<'de>>()?.0),
-            };
-            values[index] = Some(value);
+                1 | 6 | 11 => {
+                    let text = upper(map.next_value::<Lenient<'de>>()?.0);
+                    parts.set_text(index, &text, texts);
+                }
+                13 => parts.set_created_at(map.next_value::<Integer>()?.0),
+                14 => {
+                    let ids = map.next_value::<Option<Vec<Text<'de>>>>()?;
+                    let ids = ids.unwrap_or_default();
+                    parts.set_trades(ids.iter().map(|Text(id)| &**id));
+                }
+                _ => parts.set_text(index, &map.next_value::<Lenient<'de>>()?.0, texts),
+            }
         }
-        let [id, rest @ ..] = values;
-        let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
-        let mut all = [const { Dynamic::UNIT }; ORDER_FIELDS.len()];
-        all[0] = id;
-        for (index, (slot, value)) in all[1..].iter_mut().zip(rest).enumerate() {
-            *slot = value.unwrap_or_else(|| match index + 1 {
-                7..=9 => convert::decimal(""),
-                12 => convert::unix_seconds(""),
-                13 => Dynamic::from_int(0),
-                14 => Dynamic::from_array(Array::new()),
-                _ => seen.get(""),
-            });
+        if !parts.has_id() {
+            return Err(de::Error::missing_field("id"));
         }
-        Ok(all)
+        Ok(parts)
     }
 }
 
@@ -563,6 +538,7 @@ impl<'de> Visitor<'de> for Maker<'_> {
 mod tests {
     use super::*;
     use crate::clob::{OpenOrder, Page as WirePage, Trade};
+    use crate::script::values::OrderValue;
 
     /// The same page through the wire structs (normalised as the client does) and through
     /// this module: the same values, field for field.
@@ -625,7 +601,8 @@ mod tests {
                 "outcome":true,"market":{"a":1},"asset_id":[1,"x"]},
                {"id":"0xe","created_at":1.7e9,"expiration":"","price":"","side":"Sell"},
                {"id":"0xf","expiration":"never","price":"NaN","original_size":"-inf",
-                "size_matched":" 2 ","associate_trades":[]}],
+                "size_matched":" 2 ","associate_trades":[]},
+               {"id":"0x10","associate_trades":["a\u0000b","c"],"status":"LIVE","owner":"key"}],
                "next_cursor":"LTE=","limit":500,"count":3}"#,
         );
         same_orders(r#"{"next_cursor":"LTE=","data":null}"#);

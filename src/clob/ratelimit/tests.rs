@@ -236,7 +236,11 @@ async fn a_reservation_waiting_on_the_assumed_tier_goes_as_soon_as_an_answer_sho
     pacer.observe(first, &HeaderMap::new(), StatusCode::OK);
     let second = waiting.await.expect("the waiting reservation");
     assert_eq!(second.size, 3000);
-    assert!(second.waited < Duration::from_millis(10), "{:?}", second.waited);
+    assert!(
+        second.waited < Duration::from_millis(10),
+        "{:?}",
+        second.waited
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -253,5 +257,9 @@ async fn a_reported_tier_with_a_larger_burst_ends_a_wait_planned_for_the_tightes
     pacer.observe(first, &metered("elite", 1680), StatusCode::OK);
     let second = waiting.await.expect("the waiting reservation");
     assert_eq!(second.size, 1000);
-    assert!(second.waited < Duration::from_millis(10), "{:?}", second.waited);
+    assert!(
+        second.waited < Duration::from_millis(10),
+        "{:?}",
+        second.waited
+    );
 }
