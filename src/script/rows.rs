@@ -17,6 +17,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::convert::{self, Interner, ORDER_FIELDS, OrderFields, TRADE_FIELDS};
 use super::values::{OrderParts, OrderTexts, TradeValue};
+use crate::clob::PageCursor;
 
 /// What the pages of one listing of orders share: the texts seen, and the sets of text fields
 /// orders have in common.
@@ -32,9 +33,9 @@ pub(crate) fn order_page(
     listing: &mut OrderListing,
     fields: Option<OrderFields>,
     out: &mut Array,
-) -> Result<(), serde_json::Error> {
+) -> Result<PageCursor, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    Page {
+    let head = Page {
         rows: OrderRows {
             texts: &mut listing.texts,
             fields,
@@ -42,7 +43,8 @@ pub(crate) fn order_page(
         },
     }
     .deserialize(&mut de)?;
-    de.end()
+    de.end()?;
+    Ok(head)
 }
 
 /// Parses one page of `GET /data/trades`, appending its trades (records) to `out`.
@@ -50,13 +52,14 @@ pub(crate) fn trade_page(
     body: &[u8],
     seen: &mut Interner,
     out: &mut Array,
-) -> Result<(), serde_json::Error> {
+) -> Result<PageCursor, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    Page {
+    let head = Page {
         rows: TradeRows { seen, out },
     }
     .deserialize(&mut de)?;
-    de.end()
+    de.end()?;
+    Ok(head)
 }
 
 /// The rows of a page's `data` array (`null` or absent is none).
@@ -64,67 +67,71 @@ trait Rows<'de>: Sized {
     fn row<A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error>;
 }
 
-/// A page object: `data` goes to the rows, every other key is skipped.
+/// A page object: `data` goes to the rows, `next_cursor` is read as [`PageCursor`] reads it
+/// (`null` is empty, a string itself, anything else its JSON text), every other key is skipped.
 struct Page<R> {
     rows: R,
 }
 
 impl<'de, R: Rows<'de>> DeserializeSeed<'de> for Page<R> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = PageCursor;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PageCursor, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de, R: Rows<'de>> Visitor<'de> for Page<R> {
-    type Value = ();
+    type Value = PageCursor;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a page of a listing")
     }
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        let mut data = false;
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<PageCursor, A::Error> {
+        let mut rows = None;
+        let mut next_cursor = String::new();
         while let Some(key) = map.next_key::<Text<'de>>()? {
-            if key.0 == "data" {
-                map.next_value_seed(Data(&mut self.rows))?;
-                data = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match &*key.0 {
+                "data" => rows = Some(map.next_value_seed(Data(&mut self.rows))?),
+                "next_cursor" => next_cursor = map.next_value::<Lenient<'de>>()?.0.into_owned(),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        if data {
-            Ok(())
-        } else {
-            Err(de::Error::missing_field("data"))
-        }
+        let rows = rows.ok_or_else(|| de::Error::missing_field("data"))?;
+        Ok(PageCursor { next_cursor, rows })
     }
 }
 
 struct Data<'r, R>(&'r mut R);
 
+/// The rows of `data`; its value is how many there were.
 impl<'de, R: Rows<'de>> DeserializeSeed<'de> for Data<'_, R> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
         d.deserialize_option(self)
     }
 }
 
 impl<'de, R: Rows<'de>> Visitor<'de> for Data<'_, R> {
-    type Value = ();
+    type Value = usize;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of rows or null")
     }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_none<E: de::Error>(self) -> Result<usize, E> {
+        Ok(0)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
+        Ok(0)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
         d.deserialize_seq(self)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while self.0.row(&mut seq)? {}
-        Ok(())
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut rows = 0;
+        while self.0.row(&mut seq)? {
+            rows += 1;
+        }
+        Ok(rows)
     }
 }
 
@@ -546,8 +553,12 @@ mod tests {
         let mut listing = OrderListing::default();
         let mut seen = Interner::default();
         let mut fast = Array::new();
-        order_page(page.as_bytes(), &mut listing, None, &mut fast).expect("parses");
+        let head = order_page(page.as_bytes(), &mut listing, None, &mut fast).expect("parses");
         let wire: WirePage<OpenOrder> = serde_json::from_str(page).expect("wire parses");
+        // The cursor and the row count the listing's walk reads from a page.
+        let cursor: PageCursor = serde_json::from_str(page).expect("cursor parses");
+        assert_eq!(head.next_cursor, cursor.next_cursor);
+        assert_eq!((head.rows, cursor.rows), (fast.len(), wire.data.len()));
         let slow: Vec<Dynamic> = wire
             .data
             .into_iter()
@@ -607,6 +618,8 @@ mod tests {
         );
         same_orders(r#"{"next_cursor":"LTE=","data":null}"#);
         same_orders(r#"{"data":[]}"#);
+        same_orders(r#"{"next_cursor":null,"data":[{"id":"0x1"}],"limit":3}"#);
+        same_orders(r#"{"next_cursor":1000,"data":[{"id":"0x1"},{"id":"0x2"}]}"#);
     }
 
     #[test]
@@ -651,7 +664,8 @@ mod tests {
             {"id":"t3","maker_orders":[{}],"transaction_hash":5}],"next_cursor":"LTE="}"#;
         let mut seen = Interner::default();
         let mut fast = Array::new();
-        trade_page(page.as_bytes(), &mut seen, &mut fast).expect("parses");
+        let head = trade_page(page.as_bytes(), &mut seen, &mut fast).expect("parses");
+        assert_eq!((head.next_cursor.as_str(), head.rows), ("LTE=", 3));
         let wire: WirePage<Trade> = serde_json::from_str(page).expect("wire parses");
         let slow: Vec<Dynamic> = wire
             .data

@@ -81,12 +81,13 @@ impl Client {
 
     /// `GET /data/orders` page by page like [`Client::open_orders_each`], each page handed to
     /// `parse` as the exchange's JSON body (`{"data": [...], "next_cursor": ...}`), for a caller
-    /// that builds its own rows straight from the bytes. The rows are not normalised; a parse
+    /// that builds its own rows straight from the bytes and gives back the page's cursor and
+    /// row count (read as [`PageCursor`] reads them). The rows are not normalised; a parse
     /// error is reported like the client's own (the API may have changed).
     pub async fn open_orders_raw(
         &self,
         filter: &OrderFilter,
-        parse: &mut (dyn FnMut(&[u8]) -> Result<(), serde_json::Error> + Send),
+        parse: &mut (dyn FnMut(&[u8]) -> Result<PageCursor, serde_json::Error> + Send),
     ) -> Result<(), ClobError> {
         let call = order_listing(filter);
         self.paginate_with(call, &mut |call, answer| {
@@ -118,7 +119,7 @@ impl Client {
     pub async fn trades_raw(
         &self,
         filter: &TradeFilter,
-        parse: &mut (dyn FnMut(&[u8]) -> Result<(), serde_json::Error> + Send),
+        parse: &mut (dyn FnMut(&[u8]) -> Result<PageCursor, serde_json::Error> + Send),
     ) -> Result<(), ClobError> {
         let call = trade_listing(filter);
         self.paginate_with(call, &mut |call, answer| {
@@ -131,7 +132,9 @@ impl Client {
     /// `sink` as it arrives, so a caller that converts rows keeps no copy of earlier pages. A
     /// failed page is retried on its own (see `Client::execute`).
     ///
-    /// Each answer's cursor and row count are read first (a cheap pass that skips the rows).
+    /// Each answer's cursor and row count come from its parse; when no request is in flight
+    /// (the first pages, a walk one page at a time) they are read first instead, in a cheap
+    /// pass that skips the rows, so that the next request leaves before the parse.
     /// While the cursors are the exchange's row offsets (`next_cursor` of a page of `n` rows at
     /// offset `k` is the encoding of `k + n`, and every page but the last is as long as the
     /// first), the pages after it are fetched ahead, up to `page_window` at once, each one's
@@ -155,77 +158,53 @@ impl Client {
     ) -> Result<(), ClobError> {
         self.paginate_with(template, &mut |call, answer| {
             let mut page: Page<T> = decode(call, answer)?;
+            let head = PageCursor {
+                next_cursor: std::mem::take(&mut page.next_cursor),
+                rows: page.data.len(),
+            };
             page.data.iter_mut().for_each(normalise);
             sink(page.data);
-            Ok(())
+            Ok(head)
         })
         .await
     }
 
-    /// The walk of [`Client::paginate`], each page's answer handed to `on_page` to parse.
+    /// The walk of [`Client::paginate`], each page's answer handed to `on_page` to parse; it
+    /// gives back the page's cursor and row count.
     async fn paginate_with(
         &self,
         template: Call,
-        on_page: &mut (dyn FnMut(&Call, &Answer) -> Result<(), ClobError> + Send),
+        on_page: &mut (dyn FnMut(&Call, &Answer) -> Result<PageCursor, ClobError> + Send),
     ) -> Result<(), ClobError> {
         let window = self.inner.config.page_window.max(1);
-        let mut cursors = Cursors::new();
+        let mut walk = Walk {
+            cursors: Cursors::new(),
+            offsets: (window > 1).then_some((0, 0)),
+            ahead: VecDeque::new(),
+            depth: 1,
+            window,
+        };
         let mut call = template;
         call.query
-            .push(("next_cursor", cursors.current().to_owned()));
+            .push(("next_cursor", walk.cursors.current().to_owned()));
         let mut answer = self.fetch_page(call.clone()).await?;
-        // While reading ahead: the offset of the current page and the length of a full page.
-        let mut offsets: Option<(i64, i64)> = (window > 1).then_some((0, 0));
-        // Pages requested ahead, in cursor order; the front one is the next page. Dropping an
-        // entry aborts its request (an interrupted script, an error, the end of the listing).
-        let mut ahead: VecDeque<(Call, PageTask)> = VecDeque::new();
-        // How many pages to keep in flight: one after the first page (what the sequential walk
-        // sends), doubling with every later page that keeps the prediction, up to the window.
-        let mut depth = 1;
         loop {
-            let head: PageCursor = decode(&call, &answer)?;
-            let next = match cursors.advance(&head.next_cursor) {
-                Ok(Next::Done) => None,
-                Ok(Next::Fetch(cursor)) => Some(cursor),
-                Err(detail) => {
-                    return Err(ClobError::Pagination {
-                        endpoint: call.endpoint(),
-                        detail,
-                    });
-                }
+            // With no request in flight (the first pages, or a walk one page at a time), the
+            // next one goes out before this page is parsed: its cursor is read first, in a
+            // pass that skips the rows. With pages in flight, the parse gives the cursor.
+            let scanned = if walk.ahead.is_empty() {
+                Some(decode::<PageCursor>(&call, &answer)?)
+            } else {
+                None
             };
-            match &next {
-                None => ahead.clear(),
-                Some(cursor) => {
-                    if let Some((offset, full)) = offsets {
-                        offsets = predicted(offset, full, head.rows, cursor);
-                        if offsets.is_none() {
-                            ahead.clear();
-                        } else if full > 0 {
-                            // A second page that kept the prediction: read further ahead.
-                            depth = (depth * 2).min(window);
-                        }
-                    }
-                    match offsets {
-                        Some((offset, full)) => {
-                            // Top the window up: the front is the page at `offset`.
-                            let mut at = offset + full * i64::try_from(ahead.len()).unwrap_or(0);
-                            while ahead.len() < depth {
-                                let page = with_cursor(&call, encode_cursor(at));
-                                ahead.push_back((page.clone(), self.spawn_page(page)));
-                                at += full;
-                            }
-                        }
-                        None if ahead.is_empty() => {
-                            let page = with_cursor(&call, cursor.clone());
-                            ahead.push_back((page.clone(), self.spawn_page(page)));
-                        }
-                        None => {}
-                    }
-                }
+            if let Some(head) = &scanned {
+                walk.follow(self, &call, head)?;
             }
-            on_page(&call, &answer)?;
-            let Some((next_call, task)) = ahead.pop_front() else {
+            let head = on_page(&call, &answer)?;
+            if scanned.is_none() {
+                walk.follow(self, &call, &head)?;
+            }
+            let Some((next_call, task)) = walk.ahead.pop_front() else {
                 return Ok(());
             };
             answer = task.await.map_err(|e| ClobError::Connection {
@@ -278,6 +257,69 @@ fn trade_listing(filter: &TradeFilter) -> Call {
 }
 
 type PageTask = AbortOnDropHandle<Result<Answer, ClobError>>;
+
+/// Where a listing's walk is.
+struct Walk {
+    cursors: Cursors,
+    /// While reading ahead: the offset of the current page and the length of a full page.
+    offsets: Option<(i64, i64)>,
+    /// Pages requested ahead, in cursor order; the front one is the next page. Dropping an
+    /// entry aborts its request (an interrupted script, an error, the end of the listing).
+    ahead: VecDeque<(Call, PageTask)>,
+    /// How many pages to keep in flight: one after the first page (what the sequential walk
+    /// sends), doubling with every later page that keeps the prediction, up to the window.
+    depth: usize,
+    window: usize,
+}
+
+impl Walk {
+    /// Takes in the current page's cursor and length (`call` asked for it): requests what
+    /// comes next, or nothing at the end.
+    fn follow(&mut self, client: &Client, call: &Call, head: &PageCursor) -> Result<(), ClobError> {
+        let next = match self.cursors.advance(&head.next_cursor) {
+            Ok(Next::Done) => None,
+            Ok(Next::Fetch(cursor)) => Some(cursor),
+            Err(detail) => {
+                return Err(ClobError::Pagination {
+                    endpoint: call.endpoint(),
+                    detail,
+                });
+            }
+        };
+        let Some(cursor) = next else {
+            self.ahead.clear();
+            return Ok(());
+        };
+        if let Some((offset, full)) = self.offsets {
+            self.offsets = predicted(offset, full, head.rows, &cursor);
+            if self.offsets.is_none() {
+                self.ahead.clear();
+            } else if full > 0 {
+                // A second page that kept the prediction: read further ahead.
+                self.depth = (self.depth * 2).min(self.window);
+            }
+        }
+        match self.offsets {
+            Some((offset, full)) => {
+                // Top the window up: the front is the page at `offset`.
+                let mut at = offset + full * i64::try_from(self.ahead.len()).unwrap_or(0);
+                while self.ahead.len() < self.depth {
+                    let page = with_cursor(call, encode_cursor(at));
+                    self.ahead
+                        .push_back((page.clone(), client.spawn_page(page)));
+                    at += full;
+                }
+            }
+            None if self.ahead.is_empty() => {
+                let page = with_cursor(call, cursor);
+                self.ahead
+                    .push_back((page.clone(), client.spawn_page(page)));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
 
 /// The listing's request for the page at `cursor` (the cursor is the last query pair).
 fn with_cursor(call: &Call, cursor: String) -> Call {
