@@ -247,6 +247,59 @@ struct Figures {
     left_open: Vec<String>,
 }
 
+/// One tool's runs of one configuration.
+#[derive(Default)]
+struct Tally {
+    usages: Vec<Usage>,
+    requests: Vec<u64>,
+    canceled: Vec<usize>,
+    /// The sequential walk's minimum of requests, from the last run.
+    minimum: usize,
+    /// The ids still open after the last run.
+    left_open: Vec<String>,
+}
+
+impl Tally {
+    fn median(&self) -> Usage {
+        let mut usages = self.usages.clone();
+        usages.sort_by_key(|u| u.wall);
+        usages[usages.len() / 2]
+    }
+
+    fn max_rss_kb(&self) -> u64 {
+        self.usages.iter().map(|u| u.max_rss_kb).max().unwrap_or(0)
+    }
+
+    fn figures(&self) -> Figures {
+        Figures {
+            wall: self.median().wall,
+            max_rss_kb: self.max_rss_kb(),
+            left_open: self.left_open.clone(),
+        }
+    }
+
+    fn print(&self, open: usize, runs: usize) {
+        let requests = &self.requests;
+        let minimum = self.minimum;
+        let requests_text = if requests.iter().all(|&r| r == requests[0]) {
+            format!("{} ({minimum})", requests[0])
+        } else {
+            format!("{requests:?} ({minimum})")
+        };
+        let median = self.median();
+        println!(
+            "{:>8} {:>5} {:>10} {:>10} {:>17} {:>9} {:>10}",
+            open,
+            runs,
+            format_duration(median.wall),
+            self.canceled[self.canceled.len() / 2],
+            requests_text,
+            format_duration(median.cpu),
+            format!("{:.0} MB", self.max_rss_kb() as f64 / 1024.0),
+        );
+    }
+}
+
 impl Bench<'_> {
     fn start_sim(&self, open: usize) -> SimServer {
         self.start_sim_with(open, None)
@@ -320,8 +373,10 @@ impl Bench<'_> {
 
     /// clobscript's cancel_stale and the floor client, alternating run by run.
     fn compare_to_floor(&self, open: usize, runs: usize) {
-        let ours = self.cancel_stale(open, runs, Tool::Clobscript);
-        let floor = self.cancel_stale_quiet(open, runs, Tool::Floor, None);
+        let mut figures =
+            self.interleaved(open, runs, &[&Tool::Clobscript, &Tool::Floor], None, true);
+        let floor = figures.pop().expect("the floor's figures");
+        let ours = figures.pop().expect("clobscript's figures");
         println!(
             "{:>8} {:>5} {:>10}   floor client; clobscript / floor = {:.2}x wall, {:.2}x peak RSS",
             "",
@@ -338,9 +393,16 @@ impl Bench<'_> {
             "{open} open orders, simulator latency {} per request (median of {runs}):",
             format_duration(latency)
         );
-        let ahead = self.cancel_stale_quiet(open, runs, Tool::Clobscript, Some(latency));
-        let sequential = self.cancel_stale_quiet(open, runs, Tool::Sequential, Some(latency));
-        let floor = self.cancel_stale_quiet(open, runs, Tool::Floor, Some(latency));
+        let mut figures = self.interleaved(
+            open,
+            runs,
+            &[&Tool::Clobscript, &Tool::Sequential, &Tool::Floor],
+            Some(latency),
+            false,
+        );
+        let floor = figures.pop().expect("the floor's figures");
+        let sequential = figures.pop().expect("the sequential walk's figures");
+        let ahead = figures.pop().expect("clobscript's figures");
         println!(
             "  pages read ahead {}, sequential walk {}, floor client (sequential) {}: ahead / sequential = {:.2}x; same orders left open: {}",
             format_duration(ahead.wall),
@@ -399,7 +461,7 @@ impl Bench<'_> {
     }
 
     fn cancel_stale(&self, open: usize, runs: usize, tool: Tool) -> Figures {
-        self.cancel_stale_runs(open, runs, &tool, None, true)
+        self.interleaved(open, runs, &[&tool], None, true).remove(0)
     }
 
     fn cancel_stale_quiet(
@@ -409,98 +471,81 @@ impl Bench<'_> {
         tool: Tool,
         latency: Option<Duration>,
     ) -> Figures {
-        self.cancel_stale_runs(open, runs, &tool, latency, false)
+        self.interleaved(open, runs, &[&tool], latency, false)
+            .remove(0)
     }
 
-    fn cancel_stale_runs(
+    /// `runs` runs of each tool, taking turns run by run (so that a machine that slows down or
+    /// speeds up during the benchmark weighs on every tool alike), a fresh simulator for each
+    /// run. With `print`, the first tool's row is printed.
+    fn interleaved(
         &self,
         open: usize,
         runs: usize,
-        tool: &Tool,
+        tools: &[&Tool],
         latency: Option<Duration>,
         print: bool,
-    ) -> Figures {
-        let mut usages = Vec::with_capacity(runs);
-        let mut requests = Vec::with_capacity(runs);
-        let mut canceled_counts = Vec::with_capacity(runs);
-        let mut minimum = 0;
-        let mut left_open = Vec::new();
+    ) -> Vec<Figures> {
+        let mut tallies: Vec<Tally> = tools.iter().map(|_| Tally::default()).collect();
         for _ in 0..runs {
-            let sim = self.start_sim_with(open, latency);
-            let key = sim.credentials().api_key.clone();
-            let before = sim.open_order_ids_of(&key).len();
-            assert_eq!(before, open, "the simulator has the asked-for open orders");
-            let command = match tool {
-                Tool::Clobscript => self.command(
+            for (tool, tally) in tools.iter().zip(&mut tallies) {
+                self.one_run(open, tool, latency, tally);
+            }
+        }
+        if print {
+            tallies[0].print(open, runs);
+        }
+        tallies.iter().map(Tally::figures).collect()
+    }
+
+    fn one_run(&self, open: usize, tool: &Tool, latency: Option<Duration>, tally: &mut Tally) {
+        let sim = self.start_sim_with(open, latency);
+        let key = sim.credentials().api_key.clone();
+        let before = sim.open_order_ids_of(&key).len();
+        assert_eq!(before, open, "the simulator has the asked-for open orders");
+        let command = match tool {
+            Tool::Clobscript => self.command(
+                &sim,
+                BIN,
+                &["run", "scripts/cancel_stale.rhai", "--arg", "minutes=30"],
+            ),
+            Tool::Script(script) => self.command(
+                &sim,
+                BIN,
+                &["run", &script.to_string_lossy(), "--arg", "minutes=30"],
+            ),
+            Tool::Python(python) => self.command(
+                &sim,
+                &python.to_string_lossy(),
+                &["benches/py_cancel_stale.py"],
+            ),
+            Tool::Floor => {
+                let exe = std::env::current_exe().expect("the bench binary");
+                self.command(&sim, &exe.to_string_lossy(), &["--floor-client"])
+            }
+            Tool::Sequential => {
+                let mut command = self.command(
                     &sim,
                     BIN,
                     &["run", "scripts/cancel_stale.rhai", "--arg", "minutes=30"],
-                ),
-                Tool::Script(script) => self.command(
-                    &sim,
-                    BIN,
-                    &["run", &script.to_string_lossy(), "--arg", "minutes=30"],
-                ),
-                Tool::Python(python) => self.command(
-                    &sim,
-                    &python.to_string_lossy(),
-                    &["benches/py_cancel_stale.py"],
-                ),
-                Tool::Floor => {
-                    let exe = std::env::current_exe().expect("the bench binary");
-                    self.command(&sim, &exe.to_string_lossy(), &["--floor-client"])
-                }
-                Tool::Sequential => {
-                    let mut command = self.command(
-                        &sim,
-                        BIN,
-                        &["run", "scripts/cancel_stale.rhai", "--arg", "minutes=30"],
-                    );
-                    command.env("CLOBSCRIPT_PAGE_WINDOW", "1");
-                    command
-                }
-            };
-            let (usage, stderr) = self.measure(command);
-            if !usage.ok {
-                eprintln!("run failed:\n{stderr}");
-                std::process::exit(1);
+                );
+                command.env("CLOBSCRIPT_PAGE_WINDOW", "1");
+                command
             }
-            left_open = sim.open_order_ids_of(&key);
-            left_open.sort();
-            let after = left_open.len();
-            let canceled = before - after;
-            minimum = open.div_ceil(PAGE_SIZE) + canceled.div_ceil(MAX_CANCEL_IDS);
-            requests.push(sim.requests_served());
-            canceled_counts.push(canceled);
-            usages.push(usage);
-        }
-        usages.sort_by_key(|u| u.wall);
-        let median = usages[usages.len() / 2];
-        let max_rss = usages.iter().map(|u| u.max_rss_kb).max().unwrap_or(0);
-        let figures = Figures {
-            wall: median.wall,
-            max_rss_kb: max_rss,
-            left_open,
         };
-        if !print {
-            return figures;
+        let (usage, stderr) = self.measure(command);
+        if !usage.ok {
+            eprintln!("run failed:\n{stderr}");
+            std::process::exit(1);
         }
-        let requests_text = if requests.iter().all(|&r| r == requests[0]) {
-            format!("{} ({minimum})", requests[0])
-        } else {
-            format!("{requests:?} ({minimum})")
-        };
-        println!(
-            "{:>8} {:>5} {:>10} {:>10} {:>17} {:>9} {:>10}",
-            open,
-            runs,
-            format_duration(median.wall),
-            canceled_counts[canceled_counts.len() / 2],
-            requests_text,
-            format_duration(median.cpu),
-            format!("{:.0} MB", max_rss as f64 / 1024.0),
-        );
-        figures
+        let mut left_open = sim.open_order_ids_of(&key);
+        left_open.sort();
+        let canceled = before - left_open.len();
+        tally.minimum = open.div_ceil(PAGE_SIZE) + canceled.div_ceil(MAX_CANCEL_IDS);
+        tally.requests.push(sim.requests_served());
+        tally.canceled.push(canceled);
+        tally.usages.push(usage);
+        tally.left_open = left_open;
     }
 
     /// Process start to the first request the simulator sees (a one-call script), and the
