@@ -355,6 +355,33 @@ fn max_cancels_stops_before_the_call_that_would_pass_the_limit() {
     assert_eq!(ids(&refused[0]["ids"]), sorted(&[FRESH_B, FAR_BUY]));
 }
 
+/// The guard counts the ids a call sends: an id given twice, once with spaces around it, and
+/// a blank are one cancel, so a limit of 2 lets two such ids through.
+#[test]
+fn max_cancels_counts_each_id_once_as_it_is_sent() {
+    let exchange = Exchange::fixture(&Book::fixture());
+    let before = exchange.statuses();
+    let script = exchange.script(
+        "repeats.rhai",
+        &format!(
+            "let r = cancel_orders([\"{OLD_A}\", \" {OLD_A} \", \"\", \"{OLD_B}\", \"{OLD_B}\"]);\nr.canceled.len()\n"
+        ),
+    );
+    let out = exchange
+        .clobscript()
+        .arg("run")
+        .arg(&script)
+        .args(["--max-cancels", "2", "--json"])
+        .run();
+    out.status(0);
+    assert_eq!(out.stdout.trim(), "2", "{}", out.stderr);
+    assert_only_canceled(&before, &exchange.statuses(), &[OLD_A, OLD_B]);
+    let audit = exchange.audit();
+    let sent: Vec<&Value> = audit.iter().filter(|r| r["phase"] == "sending").collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(ids(&sent[0]["ids"]), sorted(&[OLD_A, OLD_B]));
+}
+
 #[test]
 fn max_cancels_cannot_be_escaped_with_try_catch() {
     let exchange = Exchange::fixture(&Book::fixture());

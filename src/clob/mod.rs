@@ -14,5 +14,6 @@ pub use auth::{Credentials, Secret, SigningKey};
 pub use client::{
     CancelObserver, CancelPlan, CancelRequest, Client, ClientConfig, ClientStats, ClobError,
     IndexedCancel, NoObserver, OrderFilter, RequestOutcome, RetryPolicy, STOP_GRACE, TradeFilter,
+    UniqueIds,
 };
 pub use types::*;

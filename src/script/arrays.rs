@@ -8,6 +8,8 @@
 //! one pass, in place, instead of shifting the rest of the array for every element it drops
 //! (which takes seconds when a script drops most of 100,000 orders). Results and errors are
 //! the standard library's: same elements, same order, the same `ErrorInFunctionCall` wrapping.
+//! A predicate that is a comparison of fields and values is answered natively where it can be
+//! (see [`super::predicate`]).
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, FnPtr, INT, NativeCallContext, Position};
@@ -110,6 +112,10 @@ pub(crate) mod arrays_api {
     use super::*;
 
     /// A new array of the elements for which `predicate` returns `true`.
+    ///
+    /// A predicate that compares fields with values (`|o| o.created_at < cutoff`,
+    /// `|o| o.side == "BUY" && o.price >= 0.5`) is answered without calling it, which is many
+    /// times quicker over a long listing; the result is the same.
     #[rhai_fn(name = "filter", return_raw, global)]
     pub fn filter(
         ctx: NativeCallContext,
@@ -127,6 +133,7 @@ pub(crate) mod arrays_api {
     }
 
     /// Keeps the elements for which `predicate` returns `true` and returns the others.
+    /// Comparison predicates are answered without a call, as for `filter`.
     #[rhai_fn(name = "retain", return_raw, global)]
     pub fn retain(
         ctx: NativeCallContext,

@@ -313,15 +313,7 @@ pub(crate) fn cancel_response(response: CancelResponse) -> Map {
 /// [`cancel_response`] for an answer to ids the script passed: canceled ids are the script's
 /// own strings (a reference each), not a new copy.
 pub(crate) fn cancel_response_sharing(answer: IndexedCancel, sent: &[ImmutableString]) -> Map {
-    let shared = |at: usize| {
-        let id = &sent[at];
-        let trimmed = id.trim();
-        if trimmed.len() == id.len() {
-            Dynamic::from(id.clone())
-        } else {
-            Dynamic::from(trimmed.to_owned())
-        }
-    };
+    let shared = |at: usize| Dynamic::from(trimmed(&sent[at]));
     let mut canceled: Array =
         Vec::with_capacity(answer.canceled.len() + answer.canceled_other.len());
     canceled.extend(answer.canceled.iter().map(|&at| shared(at)));
@@ -332,6 +324,16 @@ pub(crate) fn cancel_response_sharing(answer: IndexedCancel, sent: &[ImmutableSt
     });
     map.insert("canceled".into(), Dynamic::from_array(canceled));
     map
+}
+
+/// `id` trimmed of spaces: the same string when there are none.
+pub(crate) fn trimmed(id: &ImmutableString) -> ImmutableString {
+    let text = id.trim();
+    if text.len() == id.len() {
+        id.clone()
+    } else {
+        text.into()
+    }
 }
 
 /// Scoring flags by order id.

@@ -295,6 +295,29 @@ fn field_index(fields: &[&str], key: &str) -> Option<usize> {
     fields.iter().position(|field| *field == key)
 }
 
+/// [`field_index`] for the keys of one row after another: the exchange sends each row's
+/// fields in the same order, so the field after the last one found is tried first.
+struct Fields<'f> {
+    names: &'f [&'f str],
+    next: usize,
+}
+
+impl<'f> Fields<'f> {
+    fn new(names: &'f [&'f str]) -> Self {
+        Fields { names, next: 0 }
+    }
+
+    fn index(&mut self, key: &str) -> Option<usize> {
+        let index = if self.names.get(self.next) == Some(&key) {
+            self.next
+        } else {
+            field_index(self.names, key)?
+        };
+        self.next = index + 1;
+        Some(index)
+    }
+}
+
 struct OrderRows<'a> {
     texts: &'a mut OrderTexts,
     fields: Option<OrderFields>,
@@ -338,8 +361,9 @@ impl<'de> Visitor<'de> for OrderRow<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let texts = self.texts;
         let mut parts = OrderParts::default();
+        let mut fields = Fields::new(&ORDER_FIELDS);
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            let Some(index) = field_index(&ORDER_FIELDS, &key) else {
+            let Some(index) = fields.index(&key) else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
@@ -405,8 +429,9 @@ impl<'de> Visitor<'de> for TradeRow<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let seen = self.seen;
         let mut values: [Option<Dynamic>; TRADE_LEN] = Default::default();
+        let mut fields = Fields::new(TRADE_FIELDS);
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            let Some(index) = field_index(TRADE_FIELDS, &key) else {
+            let Some(index) = fields.index(&key) else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };

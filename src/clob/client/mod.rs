@@ -33,6 +33,7 @@ pub use cancels::{
 };
 pub use keys::{KeyOrigin, KeyRequestError};
 pub use listings::{OrderFilter, TradeFilter};
+pub use transport::UniqueIds;
 
 use super::auth::Credentials;
 use transport::{Signer, USER_AGENT, root_cause};

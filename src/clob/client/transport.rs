@@ -457,6 +457,48 @@ pub(super) fn unique_positions(texts: &[&str]) -> Vec<usize> {
         .collect()
 }
 
+/// The order ids a cancel of a list sends: each id trimmed of spaces, blanks and repeats
+/// dropped, in the order first given. Positions refer to the list it was made from.
+#[derive(Debug)]
+pub struct UniqueIds<'a> {
+    /// Every id given, trimmed, by its position.
+    texts: Vec<&'a str>,
+    /// The positions of the ids sent.
+    positions: Vec<usize>,
+}
+
+impl<'a> UniqueIds<'a> {
+    pub fn new<S: AsRef<str>>(ids: &'a [S]) -> UniqueIds<'a> {
+        let texts: Vec<&str> = ids.iter().map(|id| id.as_ref().trim()).collect();
+        let positions = unique_positions(&texts);
+        UniqueIds { texts, positions }
+    }
+
+    /// How many ids are sent.
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    /// The positions (in the list given) of the ids sent, in their order.
+    pub fn positions(&self) -> &[usize] {
+        &self.positions
+    }
+
+    /// The ids sent, trimmed.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.positions.iter().map(|&at| self.texts[at])
+    }
+
+    /// Every id given, trimmed, by its position (blanks and repeats too).
+    pub(super) fn texts(&self) -> &[&'a str] {
+        &self.texts
+    }
+}
+
 /// The ids given, trimmed, blanks and repeats dropped, in their first order.
 pub(super) fn unique_ids<S: AsRef<str>>(ids: &[S]) -> Vec<&str> {
     let texts: Vec<&str> = ids.iter().map(|id| id.as_ref().trim()).collect();

@@ -11,8 +11,8 @@ use rhai::{Array, Dynamic, ImmutableString, Map};
 use super::dry_run;
 use super::observer::{self, RequestLog};
 use super::record::{Phase, Record};
-use crate::clob::{CancelResponse, Client, ClobError, OrderFilter, STOP_GRACE};
-use crate::script::api::{Outcome, dedup, failure};
+use crate::clob::{CancelResponse, Client, ClobError, OrderFilter, STOP_GRACE, UniqueIds};
+use crate::script::api::{Outcome, failure};
 use crate::script::convert;
 use crate::script::engine::{HostState, lock};
 use crate::script::interrupt::StopReason;
@@ -124,41 +124,61 @@ impl HostState {
         }
     }
 
-    /// Cancels exactly `ids` (deduplicated), paced to the rate limit, under the guard, dry run
-    /// and audit log. `orders` are the maps the script passed, for the dry-run listing.
+    /// Cancels exactly `ids` (trimmed, blanks and repeats dropped), paced to the rate limit,
+    /// under the guard, dry run and audit log. `orders` are the maps the script passed, for
+    /// the dry-run listing.
     pub(crate) fn cancel_ids(
         &self,
         function: &str,
         ids: Vec<ImmutableString>,
         orders: Option<&Array>,
     ) -> Outcome<Map> {
-        let ids = dedup(ids);
-        let count = ids.len() as u64;
+        // `cancel(id)` sends its one id as given (the client refuses a blank one).
+        let single = (function == "cancel" && ids.len() == 1).then(|| ids[0].clone());
+        let unique = UniqueIds::new(&ids);
+        let count = if single.is_some() { 1 } else { unique.len() };
         if count == 0 {
             return Ok(self.empty_result());
         }
-        if let Err(message) = self.safety.reserve(function, count) {
+        // The ids sent, as the script's own strings where no space was trimmed.
+        let listed = || -> Vec<ImmutableString> {
+            match &single {
+                Some(id) => vec![id.clone()],
+                None => unique
+                    .positions()
+                    .iter()
+                    .map(|&at| convert::trimmed(&ids[at]))
+                    .collect(),
+            }
+        };
+        if let Err(message) = self.safety.reserve(function, count as u64) {
+            let refused = listed();
             self.audit_after(&Record {
-                ids: Some(Record::ids(&ids)),
+                ids: Some(Record::ids(&refused)),
                 reason: Some(message.as_str().into()),
                 ..Record::new(Phase::Refused, function)
             });
             return Err(self.stop(StopReason::Guard(message)));
         }
         if self.safety.is_dry_run() {
-            return self.dry_run(function, ids, orders);
+            return self.dry_run(function, listed(), orders);
         }
         let client = self.client()?;
-        self.warn_if_too_slow(function, &client, ids.len());
+        self.warn_if_too_slow(function, &client, count);
         let log = RequestLog::new(self, function);
-        if function == "cancel" && ids.len() == 1 {
-            let result = self.cancel_request(client.cancel_observed(&ids[0], &log))?;
+        if let Some(id) = &single {
+            let result = self.cancel_request(client.cancel_observed(id, &log))?;
             log.finish();
-            return self.cancel_result(function, Some(&ids), result, convert::cancel_response);
+            return self.cancel_result(function, Some(&listed()), result, convert::cancel_response);
         }
-        let result = self.cancel_request(client.cancel_orders_indexed(&ids, &log))?;
+        let result = self.cancel_request(client.cancel_orders_indexed(&unique, &log))?;
         log.finish();
-        self.cancel_result(function, Some(&ids), result, |answer| {
+        let sent = if result.is_err() {
+            listed()
+        } else {
+            Vec::new()
+        };
+        self.cancel_result(function, Some(&sent), result, |answer| {
             convert::cancel_response_sharing(answer, &ids)
         })
     }

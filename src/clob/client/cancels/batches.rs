@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::paced::{Attempted, Paced, lock, settle_cancel_where, stopped_error, unless_stopped};
 use super::{CancelObserver, CancelRequest, Client, ClobError, NoObserver};
-use crate::clob::client::transport::{Attempts, Call, to_json, unique_positions};
+use crate::clob::client::transport::{Attempts, Call, UniqueIds, to_json};
 use crate::clob::ratelimit::{CancelGrant, CancelPacer};
 use crate::clob::types::CancelResponse;
 
@@ -45,8 +45,8 @@ impl IndexedCancel {
 
 /// The state the batches of one `cancel_orders` call share. Ids are held as positions in the
 /// caller's slice (`texts` gives their text).
-struct Batches<'a> {
-    texts: Vec<&'a str>,
+struct Batches<'a, 'b> {
+    texts: &'b [&'a str],
     queue: Mutex<VecDeque<usize>>,
     merge: Mutex<Merge<'a>>,
     total: usize,
@@ -120,28 +120,28 @@ impl Client {
         ids: &[S],
         observer: &dyn CancelObserver,
     ) -> Result<CancelResponse, ClobError> {
-        let answer = self.cancel_orders_indexed(ids, observer).await?;
+        let answer = self
+            .cancel_orders_indexed(&UniqueIds::new(ids), observer)
+            .await?;
         Ok(answer.into_response(ids))
     }
 
-    /// [`Client::cancel_orders_observed`], answering with the canceled ids' positions in `ids`
-    /// instead of a copy of each.
-    pub async fn cancel_orders_indexed<S: AsRef<str> + Sync>(
+    /// [`Client::cancel_orders_observed`] of the ids `ids` holds, answering with the canceled
+    /// ids' positions (in the list `ids` was made from) instead of a copy of each.
+    pub async fn cancel_orders_indexed(
         &self,
-        ids: &[S],
+        ids: &UniqueIds<'_>,
         observer: &dyn CancelObserver,
     ) -> Result<IndexedCancel, ClobError> {
         self.signer("DELETE /orders")?;
-        let texts: Vec<&str> = ids.iter().map(|id| id.as_ref().trim()).collect();
-        let unique = unique_positions(&texts);
-        if unique.is_empty() {
+        if ids.is_empty() {
             return Ok(IndexedCancel::default());
         }
         let pacer = self.cancel_pacer();
         let batches = Batches {
-            texts,
-            total: unique.len(),
-            queue: Mutex::new(unique.into()),
+            texts: ids.texts(),
+            total: ids.len(),
+            queue: Mutex::new(ids.positions().iter().copied().collect()),
             merge: Mutex::new(Merge::default()),
             done: AtomicUsize::new(0),
             halted: std::sync::atomic::AtomicBool::new(false),
@@ -204,7 +204,7 @@ impl Client {
                 Err(error)
             }
             Some(error) => Err(ClobError::CancelIncomplete {
-                partial: Box::new(response.into_response(ids)),
+                partial: Box::new(response.into_response(texts)),
                 unknown,
                 unsent,
                 source: Box::new(error),
@@ -216,7 +216,7 @@ impl Client {
     async fn batch_worker(
         &self,
         pacer: &CancelPacer,
-        batches: &Batches<'_>,
+        batches: &Batches<'_, '_>,
         observer: &dyn CancelObserver,
         stop: Option<&CancellationToken>,
     ) {
@@ -262,7 +262,7 @@ impl Client {
     async fn run_batch<'a>(
         &self,
         pacer: &CancelPacer,
-        batches: &Batches<'a>,
+        batches: &Batches<'a, '_>,
         mut positions: Vec<usize>,
         first: CancelGrant,
         observer: &dyn CancelObserver,
