@@ -56,6 +56,7 @@ mod predicate;
 mod resolver;
 mod rows;
 mod run;
+mod source;
 mod time;
 mod values;
 
