@@ -215,6 +215,24 @@ async fn each_nonce_has_its_own_key_and_the_list_shows_every_key_of_the_address(
     assert!(!listed.api_keys.contains(&stranger.api_key));
 }
 
+/// `GET /auth/ban-status/closed-only`, which the official clients call (`closed_only_mode`):
+/// signed, the account is not restricted; unsigned, refused like every private endpoint.
+#[tokio::test]
+async fn the_closed_only_status_answers_signed_requests_only() {
+    let server = start().await;
+    let creds = issue(&server, &wallet(WALLET_KEY), 0).await;
+
+    let response = send_l2(&server, &creds, Method::GET, "/auth/ban-status/closed-only").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(body, serde_json::json!({ "closed_only": false }));
+
+    let unsigned = reqwest::get(format!("{}/auth/ban-status/closed-only", server.url()))
+        .await
+        .expect("simulator answers");
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn delete_revokes_the_signing_key_only_and_a_new_create_issues_a_fresh_one() {
     let server = start().await;

@@ -213,6 +213,13 @@ pub async fn api_keys(
     })
 }
 
+/// `GET /auth/ban-status/closed-only` (L2): whether the account may only close positions.
+/// The official clients ask it (`get_closed_only_mode`, `closedOnlyMode`); the simulator
+/// restricts no account.
+pub async fn closed_only() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "closed_only": false }))
+}
+
 /// `DELETE /auth/api-key` (L2): revokes the key that signed the request.
 pub async fn delete_api_key(
     State(shared): State<Arc<Shared>>,

@@ -183,6 +183,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/user/rate-limit-tier", get(routes::rate_limit_tier))
         .route("/auth/api-keys", get(keys::api_keys))
         .route("/auth/api-key", delete(keys::delete_api_key))
+        .route("/auth/ban-status/closed-only", get(keys::closed_only))
         .route_layer(from_fn_with_state(shared.clone(), auth::require_l2));
     let public = Router::new()
         .route("/", get(routes::ok))
