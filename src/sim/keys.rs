@@ -214,7 +214,7 @@ pub async fn api_keys(
 }
 
 /// `GET /auth/ban-status/closed-only` (L2): whether the account may only close positions.
-/// The official clients ask it (`get_closed_only_mode`, `closedOnlyMode`); the simulator
+/// The official clients ask it (`get_closed_only_mode`, `getClosedOnlyMode`); the simulator
 /// restricts no account.
 pub async fn closed_only() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "closed_only": false }))
