@@ -342,6 +342,10 @@ pub struct WatchArgs {
     /// --sim the in-process simulator's).
     #[arg(long, value_name = "URL")]
     pub ws_url: Option<String>,
+    /// Only the trades and orders of this market (a condition id); repeat for more
+    /// [default: every market].
+    #[arg(long = "market", value_name = "CONDITION_ID")]
+    pub markets: Vec<String>,
     /// Stop (exit 1) after N handler failures in a row.
     #[arg(long, value_name = "N")]
     pub max_failures: Option<u64>,

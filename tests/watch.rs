@@ -436,3 +436,90 @@ fn heartbeat_keeps_the_dead_mans_switch_armed_while_watching() {
         .stderr_has("first heartbeat acknowledged");
     assert_eq!(exchange.sim().open_order_ids().len(), OPEN.len());
 }
+
+/// `--market`: only the named market's fills and order events reach the handlers, on the
+/// channel and through the catch-up after a dropped connection, while the other markets fill
+/// too.
+#[test]
+fn a_watch_on_one_market_handles_only_that_markets_events() {
+    let exchange = Exchange::start(SimConfig {
+        ws_drop_after: Some(12),
+        ..filling(20)
+    });
+    let sim = exchange.sim();
+    let key = sim.credentials().api_key.clone();
+    let open: HashSet<String> = sim.open_order_ids().into_iter().collect();
+    let mut markets: Vec<String> = sim
+        .orders_of(&key)
+        .into_iter()
+        .filter(|o| open.contains(&o.id))
+        .map(|o| o.market)
+        .collect();
+    markets.sort();
+    markets.dedup();
+    assert!(
+        markets.len() > 2,
+        "fills land in several markets: {markets:?}"
+    );
+    let market = markets[0].clone();
+    let script = exchange.script(
+        "one_market.rhai",
+        "on_fill(|trade| print(`fill ${trade.id} ${trade.market} ${trade.source}`));
+on_order(|event| print(`order ${event.market} ${event.type} ${event.source}`));",
+    );
+    let mut watch = Watch::start(
+        &exchange,
+        &[
+            script.to_str().expect("utf-8"),
+            "--market",
+            &market.to_uppercase().replace("0X", "0x"),
+        ],
+    );
+    watch.until_stdout("fill ", 4);
+    watch.until_stderr("reconnected", 2);
+    let out = watch.terminate();
+    out.status(0);
+
+    let fills: Vec<(String, String)> = out
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("fill "))
+        .map(|rest| {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            (words[0].to_owned(), words[1].to_owned())
+        })
+        .collect();
+    assert!(fills.iter().all(|(_, m)| *m == market), "{}", out.stdout);
+    let order_markets: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("order "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert!(!order_markets.is_empty(), "{}", out.stdout);
+    assert!(order_markets.iter().all(|m| *m == market), "{}", out.stdout);
+    // Meanwhile the other markets had fills of their own, none of them handled.
+    let handled: HashSet<&str> = fills.iter().map(|(id, _)| id.as_str()).collect();
+    let trades = sim.trades_of(&key);
+    let first_handled = trades
+        .iter()
+        .position(|t| handled.contains(t.id.as_str()))
+        .expect("handled trades are the simulator's");
+    assert!(
+        trades[first_handled..].iter().any(|t| t.market != market),
+        "other markets filled during the watch"
+    );
+}
+
+#[test]
+fn a_blank_market_is_refused_before_anything_is_watched() {
+    let exchange = Exchange::start(filling(1000));
+    let script = exchange.script("fills.rhai", "on_fill(|trade| print(trade.id));");
+    let out = exchange
+        .clobscript()
+        .args(["watch", script.to_str().expect("utf-8"), "--market", "  "])
+        .args(["--ws-url", &exchange.sim().ws_url()])
+        .run();
+    out.status(2).stderr_has("--market needs a condition id");
+    assert_eq!(exchange.sim().ws_connections(), 0);
+}

@@ -61,8 +61,26 @@ fn connect(global: &GlobalArgs, args: &WatchArgs) -> Result<Session, SessionErro
 /// `clobscript watch`: checks everything that needs no exchange, connects, runs the script to
 /// set up, then its handlers until a signal (exit 0), `stop_watch()` (0), `--max-failures`
 /// (1), a safety guard (4) or a refused subscription (3).
+/// The `--market` ids, each once; a blank one is refused.
+fn markets(given: &[String]) -> Result<Vec<String>, CommandError> {
+    let mut markets: Vec<String> = Vec::with_capacity(given.len());
+    for market in given {
+        let market = market.trim();
+        if market.is_empty() {
+            return Err(usage(
+                "--market needs a condition id (0x…), not an empty string",
+            ));
+        }
+        if !markets.iter().any(|m| m.eq_ignore_ascii_case(market)) {
+            markets.push(market.to_owned());
+        }
+    }
+    Ok(markets)
+}
+
 pub fn watch(global: &GlobalArgs, args: &WatchArgs) -> CommandResult {
     let heartbeat = check_flags(args)?;
+    let markets = markets(&args.markets)?;
     let options = exec::run_options(args.script.clone(), &args.exec);
     let prepared = script::prepare(&options, None)?;
     let session = connect(global, args)?;
@@ -74,8 +92,10 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs) -> CommandResult {
         (None, Some(sim)) => sim.ws_url(),
         (None, None) => user_channel::DEFAULT_URL.to_owned(),
     };
+    let mut channel = ChannelConfig::new(url, credentials);
+    channel.markets = markets;
     let plan = WatchPlan {
-        channel: ChannelConfig::new(url, credentials),
+        channel,
         max_failures: args.max_failures,
         timeout: args.exec.timeout,
         grace: args.grace.unwrap_or(DEFAULT_GRACE),

@@ -215,7 +215,7 @@ pub fn watch(
         trades: !handlers.fills.is_empty(),
         orders: !handlers.orders.is_empty(),
     };
-    let tracker = match handle.block_on(Tracker::baseline(&client, follow)) {
+    let tracker = match handle.block_on(Tracker::baseline(&client, follow, &plan.channel.markets)) {
         Ok(tracker) => tracker,
         Err(error) => return Err(WatchError::Baseline(error)),
     };

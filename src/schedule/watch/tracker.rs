@@ -15,6 +15,9 @@
 //! `CANCELLATION` (canceled) or an `UPDATE` (filled). A channel event that only repeats what
 //! is already known (the catch-up reported it first) is dropped, and nothing is passed on for
 //! an order after it closed.
+//!
+//! Markets (`watch --market`): when some are named, only their trades and orders are followed,
+//! on the channel and in every listing; none named is every market.
 
 use std::collections::{HashMap, HashSet};
 
@@ -74,6 +77,8 @@ pub struct Missed {
 #[derive(Debug, Default)]
 pub struct Tracker {
     follow: Follow,
+    /// The markets followed (condition ids as given); empty for every market.
+    markets: Vec<String>,
     seen_trades: HashSet<String>,
     watermark: i64,
     open: HashMap<String, OpenOrder>,
@@ -83,39 +88,87 @@ pub struct Tracker {
 impl Tracker {
     /// The state at the start of a watch: the exchange's time, the trades matched from a
     /// second before it (history: never handed on), and the open orders (when followed).
-    pub async fn baseline(client: &Client, follow: Follow) -> Result<Tracker, ClobError> {
+    pub async fn baseline(
+        client: &Client,
+        follow: Follow,
+        markets: &[String],
+    ) -> Result<Tracker, ClobError> {
         let mut tracker = Tracker {
             follow,
+            markets: markets.to_vec(),
             ..Tracker::default()
         };
         if follow.trades {
             let start = client.server_time().await?;
             tracker.watermark = start;
-            let history = client
-                .trades(&TradeFilter {
-                    after: Some(start - 2),
-                    ..TradeFilter::default()
-                })
-                .await?;
+            let history = tracker.trades_after(client, start - 2).await?;
             tracker
                 .seen_trades
                 .extend(history.into_iter().map(|trade| trade.id));
         }
         if follow.orders {
-            let open = client.open_orders(&OrderFilter::default()).await?;
+            let open = tracker.open_orders(client).await?;
             tracker.open = open.into_iter().map(|o| (o.id.clone(), o)).collect();
         }
         Ok(tracker)
     }
 
+    /// Whether `market` is followed.
+    fn follows(&self, market: &str) -> bool {
+        self.markets.is_empty()
+            || self
+                .markets
+                .iter()
+                .any(|followed| followed.eq_ignore_ascii_case(market.trim()))
+    }
+
+    /// The trades matched after `after` in the markets followed.
+    async fn trades_after(&self, client: &Client, after: i64) -> Result<Vec<Trade>, ClobError> {
+        let filter = |market: Option<&String>| TradeFilter {
+            market: market.cloned(),
+            after: Some(after),
+            ..TradeFilter::default()
+        };
+        if self.markets.is_empty() {
+            return client.trades(&filter(None)).await;
+        }
+        let mut all = Vec::new();
+        for market in &self.markets {
+            all.extend(client.trades(&filter(Some(market))).await?);
+        }
+        Ok(all)
+    }
+
+    /// The open orders in the markets followed.
+    async fn open_orders(&self, client: &Client) -> Result<Vec<OpenOrder>, ClobError> {
+        if self.markets.is_empty() {
+            return client.open_orders(&OrderFilter::default()).await;
+        }
+        let mut all = Vec::new();
+        for market in &self.markets {
+            let filter = OrderFilter {
+                market: Some(market.clone()),
+                ..OrderFilter::default()
+            };
+            all.extend(client.open_orders(&filter).await?);
+        }
+        Ok(all)
+    }
+
     /// A trade from the channel: `Some` the first time its id is seen.
     pub fn trade(&mut self, trade: Trade) -> Option<Trade> {
-        (self.follow.trades && self.seen_trades.insert(trade.id.clone())).then_some(trade)
+        (self.follow.trades
+            && self.follows(&trade.market)
+            && self.seen_trades.insert(trade.id.clone()))
+        .then_some(trade)
     }
 
     /// An order event from the channel: `Some` unless it repeats what is known.
     pub fn order(&mut self, event: OrderEvent) -> Option<OrderEvent> {
-        if !self.follow.orders || self.closed.contains(&event.order.id) {
+        if !self.follow.orders
+            || !self.follows(&event.order.market)
+            || self.closed.contains(&event.order.id)
+        {
             return None;
         }
         let id = event.order.id.clone();
@@ -139,12 +192,7 @@ impl Tracker {
     pub async fn catch_up(&mut self, client: &Client) -> Result<Missed, ClobError> {
         let mut missed = Missed::default();
         if self.follow.trades {
-            let mut listed = client
-                .trades(&TradeFilter {
-                    after: Some(self.watermark - 1),
-                    ..TradeFilter::default()
-                })
-                .await?;
+            let mut listed = self.trades_after(client, self.watermark - 1).await?;
             listed.sort_by_key(match_time);
             let latest = listed.iter().map(match_time).max();
             missed.trades = listed
@@ -162,7 +210,7 @@ impl Tracker {
     }
 
     async fn orders_changed(&mut self, client: &Client) -> Result<Vec<OrderEvent>, ClobError> {
-        let now = client.open_orders(&OrderFilter::default()).await?;
+        let now = self.open_orders(client).await?;
         let mut events = Vec::new();
         let still_open: HashSet<&str> = now.iter().map(|o| o.id.as_str()).collect();
         let gone: Vec<String> = self
