@@ -15,7 +15,10 @@ use super::*;
 /// map first: `let m = to_map(o); m.note = "kept";`.
 ///
 /// Build arrays with `filter`/`map` rather than `push` in a loop: the sandbox re-measures an
-/// array every time it grows, which is slow for tens of thousands of items.
+/// array every time it grows, which is slow for tens of thousands of items. A `filter` or
+/// `retain` predicate that only compares fields with values (`|o| o.created_at < cutoff`,
+/// `|o| o.side == "BUY" && o.price >= 0.5`) is answered without calling it: many times
+/// quicker over a listing, with the same result.
 #[export_module]
 pub(super) mod orders_api {
     use super::*;
