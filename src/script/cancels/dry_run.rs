@@ -144,8 +144,18 @@ pub(crate) fn describe_plan(function: &str, plan: &CancelPlan) -> String {
         plan.requests,
         super::plural(plan.requests as u64),
         plan.batch_limit,
-        humantime::format_duration(Duration::from_millis(plan.duration.as_millis() as u64)),
+        about(plan.duration),
     )
+}
+
+/// A duration as an estimate: whole seconds from a second on (`2m 2s`, not `2m 2s 287ms`).
+fn about(duration: Duration) -> String {
+    let shown = if duration >= Duration::from_secs(1) {
+        Duration::from_secs(duration.as_secs() + u64::from(duration.subsec_millis() >= 500))
+    } else {
+        Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    };
+    humantime::format_duration(shown).to_string()
 }
 
 /// The plan as a map for the script's result.
@@ -174,7 +184,15 @@ pub(crate) fn plan_map(plan: &CancelPlan) -> Map {
 
 #[cfg(test)]
 mod tests {
-    use super::short_age;
+    use super::{Duration, about, short_age};
+
+    #[test]
+    fn an_estimate_shows_whole_seconds_from_a_second_on() {
+        assert_eq!(about(Duration::from_millis(122_287)), "2m 2s");
+        assert_eq!(about(Duration::from_millis(1_500)), "2s");
+        assert_eq!(about(Duration::from_millis(300)), "300ms");
+        assert_eq!(about(Duration::ZERO), "0s");
+    }
 
     #[test]
     fn ages_show_their_two_largest_units() {
