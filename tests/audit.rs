@@ -32,7 +32,6 @@ fn audit_log_that_cannot_be_written_exits_2() {
 }
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -51,17 +50,6 @@ fn strings(value: &Value) -> BTreeSet<String> {
 
 fn set(ids: &[&str]) -> BTreeSet<String> {
     ids.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn audit_json(exchange: &Exchange, log: &Path, extra: &[&str]) -> Value {
-    let out = exchange
-        .clobscript()
-        .args(["audit", "--json", "--audit"])
-        .arg(log)
-        .args(extra)
-        .run();
-    out.status(0);
-    out.json()
 }
 
 #[test]
@@ -83,7 +71,7 @@ fn audit_tells_what_the_last_run_did_and_any_run_by_its_id() {
             .run()
             .status(0);
     }
-    let last = audit_json(&exchange, &log, &[]);
+    let last = exchange.audit_json(&log, &[]);
     assert!(
         last["script"]
             .as_str()
@@ -111,7 +99,7 @@ fn audit_tells_what_the_last_run_did_and_any_run_by_its_id() {
         .map(|r| r["run"].as_str().expect("run id").to_owned())
         .collect();
     assert_eq!(runs.len(), 2);
-    let first_report = audit_json(&exchange, &log, &["--run", &runs[0][..8]]);
+    let first_report = exchange.audit_json(&log, &["--run", &runs[0][..8]]);
     assert_eq!(first_report["run"], runs[0].as_str());
     assert_eq!(strings(&first_report["canceled"]), set(&[OLD_A]));
 
@@ -141,7 +129,7 @@ fn audit_shows_what_a_dry_run_would_have_canceled() {
         .arg(&log)
         .run()
         .status(0);
-    let report = audit_json(&exchange, &log, &[]);
+    let report = exchange.audit_json(&log, &[]);
     assert_eq!(report["dry_run"], true);
     assert_eq!(strings(&report["would_cancel"]), set(&[OLD_A, OLD_B]));
     assert_eq!(strings(&report["canceled"]), BTreeSet::new());
@@ -202,7 +190,7 @@ fn reconcile_settles_a_run_whose_outcome_was_lost() {
     // The request in flight still reaches the exchange.
     std::thread::sleep(Duration::from_millis(900));
 
-    let before = audit_json(&exchange, &log, &[]);
+    let before = exchange.audit_json(&log, &[]);
     let unknown = strings(&before["unknown"]);
     assert!(
         !unknown.is_empty(),
@@ -252,7 +240,7 @@ fn reconcile_settles_a_run_whose_outcome_was_lost() {
     assert!(!reconciled.is_empty());
     assert!(reconciled.iter().all(|r| r["run"] == before["run"]));
 
-    let after = audit_json(&exchange, &log, &[]);
+    let after = exchange.audit_json(&log, &[]);
     assert_eq!(after["run"], before["run"], "reconcile did not start a run");
     assert_eq!(
         strings(&after["unknown"]),
@@ -351,7 +339,7 @@ fn a_log_cut_short_by_kill_9_still_records_and_reads_the_next_run() {
         .run()
         .status(0);
     assert_eq!(exchange.status(OLD_A), "CANCELED");
-    let report = audit_json(&exchange, &log, &[]);
+    let report = exchange.audit_json(&log, &[]);
     assert_eq!(strings(&report["canceled"]), set(&[OLD_A]));
     assert_eq!(report["requests"], 1);
     assert_eq!(report["unreadable_lines"], 1, "only the torn line is lost");

@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -230,25 +229,8 @@ fn the_key_can_come_from_a_file_or_stdin() {
     out.status(0);
     assert_eq!(lines(&out)["POLY_ADDRESS"], demo_credentials().address);
 
-    let mut child = auth(&exchange, &["derive", "--private-key-file", "-"])
-        .into_command()
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("clobscript starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin piped")
-        .write_all(DEMO_PRIVATE_KEY.trim_start_matches("0x").as_bytes())
-        .expect("key written");
-    let done = child.wait_with_output().expect("clobscript ends");
-    let out = Output {
-        code: done.status.code(),
-        stdout: String::from_utf8_lossy(&done.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
-    };
+    let out = auth(&exchange, &["derive", "--private-key-file", "-"])
+        .run_with_input(DEMO_PRIVATE_KEY.trim_start_matches("0x"));
     out.status(0);
     assert_no_private_key(&exchange, &out, DEMO_PRIVATE_KEY);
     assert_eq!(lines(&out)["POLY_API_KEY"], demo_credentials().api_key);

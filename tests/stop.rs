@@ -147,13 +147,7 @@ fn check(exchange: &Exchange, before: &BTreeMap<String, String>, log: &Path) -> 
             "{id} was canceled without a sending record"
         );
     }
-    let report = exchange
-        .clobscript()
-        .args(["audit", "--json", "--audit"])
-        .arg(log)
-        .run();
-    report.status(0);
-    let report = report.json();
+    let report = exchange.audit_json(log, &[]);
     assert_eq!(strings(&report["canceled"]), confirmed, "audit: canceled");
     assert_eq!(
         report["unreadable_lines"],
@@ -324,13 +318,7 @@ fn a_request_that_outlasts_the_grace_is_recorded_abandoned_and_reconcile_settles
         .filter_map(|r| r["phase"].as_str())
         .collect();
     assert_eq!(phases, ["sending", "abandoned"], "{records:?}");
-    let report = exchange
-        .clobscript()
-        .args(["audit", "--json", "--audit"])
-        .arg(&log)
-        .run();
-    report.status(0);
-    let report = report.json();
+    let report = exchange.audit_json(&log, &[]);
     assert_eq!(strings(&report["unknown"]), ids, "all five are unknown");
     assert!(strings(&report["canceled"]).is_empty());
     assert!(strings(&report["never_sent"]).is_empty(), "they were sent");
@@ -350,13 +338,7 @@ fn a_request_that_outlasts_the_grace_is_recorded_abandoned_and_reconcile_settles
         .arg(&log)
         .run()
         .status(0);
-    let settled = exchange
-        .clobscript()
-        .args(["audit", "--json", "--audit"])
-        .arg(&log)
-        .run();
-    settled.status(0);
-    let settled = settled.json();
+    let settled = exchange.audit_json(&log, &[]);
     assert_eq!(
         strings(&settled["canceled"]),
         ids,

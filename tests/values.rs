@@ -180,13 +180,7 @@ print(order("{OLD_A}"));
 #[test]
 fn retain_over_a_listing_keeps_and_removes_exactly_the_expected_orders() {
     let exchange = Exchange::generated(1600);
-    let key = exchange.sim().credentials().api_key.clone();
-    let open: Vec<_> = exchange
-        .sim()
-        .orders_of(&key)
-        .into_iter()
-        .filter(|o| o.status == "LIVE")
-        .collect();
+    let open = exchange.live_orders();
     assert!(open.len() > 1000, "more than two pages: {}", open.len());
     let script = exchange.script(
         "retain.rhai",
@@ -292,13 +286,7 @@ result
 #[test]
 fn comparison_predicates_select_what_the_called_closure_selects() {
     let exchange = Exchange::generated(1200);
-    let key = exchange.sim().credentials().api_key.clone();
-    let open: Vec<_> = exchange
-        .sim()
-        .orders_of(&key)
-        .into_iter()
-        .filter(|o| o.status == "LIVE")
-        .collect();
+    let open = exchange.live_orders();
     let cutoff = open[open.len() / 2].created_at;
     let script = exchange.script(
         "compare.rhai",

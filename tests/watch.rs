@@ -136,12 +136,9 @@ fn words_after(out: &Output, prefix: &str) -> Vec<String> {
 
 /// The token ids of the primary account's open orders.
 fn open_tokens(exchange: &Exchange) -> Vec<String> {
-    let sim = exchange.sim();
-    let key = &sim.credentials().api_key;
-    let open: HashSet<String> = sim.open_order_ids().into_iter().collect();
-    sim.orders_of(key)
+    exchange
+        .live_orders()
         .into_iter()
-        .filter(|o| open.contains(&o.id))
         .map(|o| o.asset_id)
         .collect()
 }
@@ -448,11 +445,9 @@ fn a_watch_on_one_market_handles_only_that_markets_events() {
     });
     let sim = exchange.sim();
     let key = sim.credentials().api_key.clone();
-    let open: HashSet<String> = sim.open_order_ids().into_iter().collect();
-    let mut markets: Vec<String> = sim
-        .orders_of(&key)
+    let mut markets: Vec<String> = exchange
+        .live_orders()
         .into_iter()
-        .filter(|o| open.contains(&o.id))
         .map(|o| o.market)
         .collect();
     markets.sort();

@@ -401,8 +401,7 @@ impl<'de> Rows<'de> for TradeRows<'_> {
         let Some(values) = seq.next_element_seed(TradeRow { seen: self.seen })? else {
             return Ok(false);
         };
-        self.out
-            .push(Dynamic::from(TradeValue::from_array(values, &mut ())));
+        self.out.push(Dynamic::from(TradeValue::from_array(values)));
         Ok(true)
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clobscript::clob::Credentials;
+use clobscript::clob::{Credentials, OpenOrder};
 use clobscript::sim::{SimConfig, SimServer, demo_credentials, second_account};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -98,6 +98,19 @@ impl Exchange {
         read_json_lines(&self.audit_path())
     }
 
+    /// `clobscript audit --json` of the log at `log` (with `extra` arguments), which must
+    /// succeed.
+    pub fn audit_json(&self, log: &Path, extra: &[&str]) -> Value {
+        let out = self
+            .clobscript()
+            .args(["audit", "--json", "--audit"])
+            .arg(log)
+            .args(extra)
+            .run();
+        out.status(0);
+        out.json()
+    }
+
     /// Writes a script into the scratch folder and returns its path.
     pub fn script(&self, name: &str, text: &str) -> PathBuf {
         let path = self.work_dir().join(name);
@@ -136,6 +149,15 @@ impl Exchange {
 
     pub fn status(&self, id: &str) -> String {
         self.sim().order_status(id).unwrap_or_default()
+    }
+
+    /// The primary account's open (`LIVE`) orders, as the simulator holds them.
+    pub fn live_orders(&self) -> Vec<OpenOrder> {
+        let sim = self.sim();
+        sim.orders_of(&sim.credentials().api_key)
+            .into_iter()
+            .filter(|o| o.status == "LIVE")
+            .collect()
     }
 }
 

@@ -446,17 +446,6 @@ pub(super) fn required<'a>(
     }
 }
 
-/// The positions of the first occurrence of each distinct text (blanks dropped), in order.
-pub(super) fn unique_positions(texts: &[&str]) -> Vec<usize> {
-    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
-        texts.len(),
-        crate::util::QuickBuild::default(),
-    );
-    (0..texts.len())
-        .filter(|&at| !texts[at].is_empty() && seen.insert(texts[at]))
-        .collect()
-}
-
 /// The order ids a cancel of a list sends: each id trimmed of spaces, blanks and repeats
 /// dropped, in the order first given. Positions refer to the list it was made from.
 #[derive(Debug)]
@@ -470,7 +459,13 @@ pub struct UniqueIds<'a> {
 impl<'a> UniqueIds<'a> {
     pub fn new<S: AsRef<str>>(ids: &'a [S]) -> UniqueIds<'a> {
         let texts: Vec<&str> = ids.iter().map(|id| id.as_ref().trim()).collect();
-        let positions = unique_positions(&texts);
+        let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+            texts.len(),
+            crate::util::QuickBuild::default(),
+        );
+        let positions = (0..texts.len())
+            .filter(|&at| !texts[at].is_empty() && seen.insert(texts[at]))
+            .collect();
         UniqueIds { texts, positions }
     }
 
@@ -501,11 +496,7 @@ impl<'a> UniqueIds<'a> {
 
 /// The ids given, trimmed, blanks and repeats dropped, in their first order.
 pub(super) fn unique_ids<S: AsRef<str>>(ids: &[S]) -> Vec<&str> {
-    let texts: Vec<&str> = ids.iter().map(|id| id.as_ref().trim()).collect();
-    unique_positions(&texts)
-        .into_iter()
-        .map(|at| texts[at])
-        .collect()
+    UniqueIds::new(ids).iter().collect()
 }
 
 /// Percent-encodes one path segment, so an id can never change the path that gets signed.

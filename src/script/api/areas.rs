@@ -235,7 +235,8 @@ pub(super) mod scoring_api {
     #[rhai_fn(volatile, return_raw, global, pure)]
     pub fn are_scoring(ctx: NativeCallContext, ids: &mut Array) -> Result<Map, Box<EvalAltResult>> {
         let state = host(&ctx)?;
-        let ids = dedup(order_ids("are_scoring", ids)?);
+        // The client sends each id once.
+        let ids = order_ids("are_scoring", ids)?;
         if ids.is_empty() {
             return Ok(Map::new());
         }

@@ -243,17 +243,6 @@ fn order_ids(function: &str, items: &Array) -> Outcome<Vec<ImmutableString>> {
         .collect()
 }
 
-pub(crate) fn dedup(mut ids: Vec<ImmutableString>) -> Vec<ImmutableString> {
-    let first: Vec<bool> = {
-        let mut seen =
-            HashSet::with_capacity_and_hasher(ids.len(), crate::util::QuickBuild::default());
-        ids.iter().map(|id| seen.insert(id.as_str())).collect()
-    };
-    let mut first = first.into_iter();
-    ids.retain(|_| first.next().unwrap_or(false));
-    ids
-}
-
 fn side(function: &str, text: &str) -> Outcome<Side> {
     match text.trim().to_ascii_uppercase().as_str() {
         "BUY" => Ok(Side::Buy),

@@ -8,16 +8,13 @@
 //! `to_json(o)`, `print(o)`, `table(orders)`; an unknown field is an error naming the fields.
 //! It cannot be changed: `to_map(o)` gives a map that can.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::BuildHasherDefault;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, FLOAT, INT, ImmutableString, Map, Module, Position};
 
 use super::convert::{ORDER_FIELDS, TRADE_FIELDS};
-use crate::util::QuickHash;
 
 mod parts;
 pub(crate) use parts::{OrderParts, OrderTexts};
@@ -36,10 +33,8 @@ pub(crate) trait Kind: 'static + Send + Sync + Clone {
 
 /// The field values of one row, in `K::FIELDS` order.
 pub(crate) trait Row: 'static + Send + Sync + Clone + std::fmt::Debug {
-    /// What rows of one listing share while they are made.
-    type Shared: Default;
     /// A row of `values`, one per field.
-    fn of(values: impl IntoIterator<Item = Dynamic>, shared: &mut Self::Shared) -> Self;
+    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self;
     /// Field `index`'s value, as scripts see it.
     fn value(&self, index: usize) -> Dynamic;
     /// The row's `id` (field 0), shared.
@@ -48,8 +43,7 @@ pub(crate) trait Row: 'static + Send + Sync + Clone + std::fmt::Debug {
 
 /// Any row of `N` fields: each field a script value, the row shared by every copy.
 impl<const N: usize> Row for Arc<[Dynamic; N]> {
-    type Shared = ();
-    fn of(values: impl IntoIterator<Item = Dynamic>, (): &mut ()) -> Self {
+    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self {
         let mut values = values.into_iter();
         Arc::new(std::array::from_fn(|_| {
             values.next().map_or(Dynamic::UNIT, stored)
@@ -130,38 +124,6 @@ const EXPIRATION: usize = 3;
 const CREATED_AT: usize = 4;
 const TRADES: usize = 5;
 
-/// The text sets of one listing's orders, each held once: a listing of 100,000 orders has a
-/// few hundred (one per market side and order type), not 100,000. Sets are told apart by
-/// the addresses of their strings, which a listing interns; equal texts that are not the same
-/// string only cost a second set. Past [`SharedTexts::MOST`] sets, new ones are not kept.
-#[derive(Default)]
-pub(crate) struct SharedTexts {
-    seen: HashMap<
-        [usize; ORDER_TEXTS],
-        Arc<[ImmutableString; ORDER_TEXTS]>,
-        BuildHasherDefault<QuickHash>,
-    >,
-}
-
-impl SharedTexts {
-    const MOST: usize = 4096;
-
-    fn get(
-        &mut self,
-        texts: [ImmutableString; ORDER_TEXTS],
-    ) -> Arc<[ImmutableString; ORDER_TEXTS]> {
-        let key = texts.each_ref().map(|text| text.as_ptr().addr());
-        if let Some(shared) = self.seen.get(&key) {
-            return Arc::clone(shared);
-        }
-        let shared = Arc::new(texts);
-        if self.seen.len() < Self::MOST {
-            self.seen.insert(key, Arc::clone(&shared));
-        }
-        shared
-    }
-}
-
 /// A text field's value as a shared string. Every order's text fields are strings (see
 /// `convert::order_values` and the page parser); anything else would be kept as its text.
 fn text_of(value: Dynamic) -> ImmutableString {
@@ -182,16 +144,23 @@ impl OrderRow {
 /// A list of trade ids as one text, each followed by a NUL; `None` for any other value.
 fn joined_ids(value: &Dynamic) -> Option<Arc<String>> {
     let ids = value.read_lock::<Array>()?;
-    let mut text = String::new();
-    for id in ids.iter() {
-        let id = id.read_lock::<ImmutableString>()?;
+    let locked: Vec<_> = ids
+        .iter()
+        .map(|id| id.read_lock::<ImmutableString>())
+        .collect::<Option<_>>()?;
+    join_ids(locked.iter().map(|id| id.as_str()))
+}
+
+/// Trade ids as one text, each followed by a NUL; `None` when one holds a NUL itself.
+fn join_ids<'t>(ids: impl Iterator<Item = &'t str> + Clone) -> Option<Arc<String>> {
+    let mut text = String::with_capacity(ids.clone().map(|id| id.len() + 1).sum());
+    for id in ids {
         if id.contains('\0') {
             return None;
         }
-        text.push_str(&id);
+        text.push_str(id);
         text.push('\0');
     }
-    text.shrink_to_fit();
     Some(Arc::new(text))
 }
 
@@ -203,8 +172,7 @@ fn split_ids(text: &str) -> Array {
 }
 
 impl Row for OrderRow {
-    type Shared = SharedTexts;
-    fn of(values: impl IntoIterator<Item = Dynamic>, shared: &mut SharedTexts) -> Self {
+    fn of(values: impl IntoIterator<Item = Dynamic>) -> Self {
         let mut id = ImmutableString::new();
         let mut texts: [ImmutableString; ORDER_TEXTS] = Default::default();
         let mut sizes = [0.0; 3];
@@ -241,7 +209,7 @@ impl Row for OrderRow {
         }
         OrderRow {
             id,
-            texts: shared.get(texts),
+            texts: Arc::new(texts),
             sizes,
             expiration,
             created_at,
@@ -322,20 +290,16 @@ impl<K: Kind> Record<K> {
     pub(crate) fn new(values: Vec<Dynamic>) -> Self {
         debug_assert_eq!(values.len(), K::FIELDS.len());
         Record {
-            values: K::Row::of(values, &mut Default::default()),
+            values: K::Row::of(values),
             kind: PhantomData,
         }
     }
 
-    /// A record of `values`, one per field of `K::FIELDS`, in that order, one of a listing
-    /// whose rows share what `shared` holds.
-    pub(crate) fn from_array<const N: usize>(
-        values: [Dynamic; N],
-        shared: &mut <K::Row as Row>::Shared,
-    ) -> Self {
+    /// A record of `values`, one per field of `K::FIELDS`, in that order.
+    pub(crate) fn from_array<const N: usize>(values: [Dynamic; N]) -> Self {
         debug_assert_eq!(N, K::FIELDS.len());
         Record {
-            values: K::Row::of(values, shared),
+            values: K::Row::of(values),
             kind: PhantomData,
         }
     }

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use rhai::{Dynamic, FLOAT, INT, ImmutableString};
 
 use super::{
-    EXPIRATION, ORDER_SLOTS, ORDER_TEXTS, Odd, OrderRow, OrderValue, Record, SharedTexts, Slot,
-    TRADES,
+    EXPIRATION, ORDER_SLOTS, ORDER_TEXTS, Odd, OrderRow, OrderValue, Record, Slot, TRADES, join_ids,
 };
 use crate::util::QuickHash;
 
 /// The texts of one listing's orders, for orders made straight from a page's fields
 /// ([`OrderParts`]): each distinct text held once, and each set of an order's eight shared
-/// texts once (up to [`SharedTexts::MOST`] sets). A field whose text is the one the previous
+/// texts once (up to [`OrderTexts::MOST_SETS`] sets). A field whose text is the one the previous
 /// order had (the owner, the status: nearly always) is matched without hashing.
 #[derive(Default)]
 pub(crate) struct OrderTexts {
@@ -30,6 +29,10 @@ pub(crate) struct OrderTexts {
 }
 
 impl OrderTexts {
+    /// Past this many sets, new ones are not kept (a listing has one per market side and order
+    /// type: a few hundred).
+    const MOST_SETS: usize = 4096;
+
     /// The number of `text`, the value of the shared text field `at` of an order.
     fn number(&mut self, at: usize, text: &str) -> u32 {
         if let Some(last) = self.last[at]
@@ -56,7 +59,7 @@ impl OrderTexts {
             return Arc::clone(set);
         }
         let set = Arc::new(numbers.map(|number| self.strings[number as usize].clone()));
-        if self.sets.len() < SharedTexts::MOST {
+        if self.sets.len() < Self::MOST_SETS {
             self.sets.insert(numbers, Arc::clone(&set));
         }
         set
@@ -144,20 +147,16 @@ impl OrderParts {
             return;
         }
         let ids: Vec<&str> = ids.collect();
-        if ids.iter().any(|id| id.contains('\0')) {
-            let array = ids
-                .into_iter()
-                .map(|id| Dynamic::from(ImmutableString::from(id)))
-                .collect();
-            self.set_odd(TRADES, Some(Dynamic::from_array(array)));
-            return;
+        match join_ids(ids.iter().copied()) {
+            Some(joined) => self.trades = Some(joined),
+            None => {
+                let array = ids
+                    .into_iter()
+                    .map(|id| Dynamic::from(ImmutableString::from(id)))
+                    .collect();
+                self.set_odd(TRADES, Some(Dynamic::from_array(array)));
+            }
         }
-        let mut text = String::with_capacity(ids.iter().map(|id| id.len() + 1).sum());
-        for id in ids {
-            text.push_str(id);
-            text.push('\0');
-        }
-        self.trades = Some(Arc::new(text));
     }
 
     /// Whether the order's `id` was there.
